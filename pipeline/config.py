@@ -1,0 +1,87 @@
+"""The one settings object of the pipeline, built once (by the CLI or a test) and passed down.
+
+Nothing here reads the environment or a file at import time: `Settings.from_env()` and
+`load_client_properties()` do it when called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+DEFAULT_BOOTSTRAP = "localhost:9092"
+DEFAULT_REGISTRY_URL = "http://localhost:8081"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Where the pipeline connects and what it names things."""
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    registry_url: str = DEFAULT_REGISTRY_URL
+    # "user:password" for a registry behind HTTP basic auth (Confluent's basic.auth.user.info).
+    registry_auth: str | None = None
+    topic: str = "order-events"
+    alerts_topic: str = "order-alerts"
+    dlq_topic: str = "order-events.dlq"
+    partitions: int = 6
+    db_path: Path = Path("data/audit.db")
+    # Raw librdkafka properties (SASL/SSL for a managed cluster), passed through untouched.
+    client_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then the usual environment variables, then explicit overrides (flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            values["bootstrap_servers"] = env["KAFKA_BOOTSTRAP_SERVERS"]
+        if env.get("SCHEMA_REGISTRY_URL"):
+            values["registry_url"] = env["SCHEMA_REGISTRY_URL"]
+        if env.get("SCHEMA_REGISTRY_BASIC_AUTH"):
+            values["registry_auth"] = env["SCHEMA_REGISTRY_BASIC_AUTH"]
+        if env.get("AUDIT_DB"):
+            values["db_path"] = Path(env["AUDIT_DB"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def kafka_config(self, **extra: Any) -> dict[str, Any]:
+        """librdkafka configuration: connection, the user's properties, then the caller's."""
+        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        config.update(self.client_properties)
+        config.update(extra)
+        return config
+
+    def registry_config(self) -> dict[str, Any]:
+        """Configuration for confluent-kafka's SchemaRegistryClient."""
+        config: dict[str, Any] = {"url": self.registry_url}
+        if self.registry_auth:
+            config["basic.auth.user.info"] = self.registry_auth
+        return config
+
+
+def load_client_properties(path: Path) -> Mapping[str, str]:
+    """Read a Java-style `key=value` properties file (as Confluent Cloud hands out)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read client properties file {path}: {exc.strerror}") from exc
+    props: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigError(f"{path}:{number}: expected key=value, got {line!r}")
+        props[key.strip()] = value.strip()
+    return MappingProxyType(props)

@@ -1,0 +1,75 @@
+"""Session-wide real Kafka broker and schema registry, shared by every integration test.
+
+An existing cluster is reused when the environment names one (`KAFKA_BOOTSTRAP_SERVERS`,
+`SCHEMA_REGISTRY_URL`); otherwise a broker is started on free loopback ports in a
+temporary folder, and the project's registry in a thread, both stopped in `finally`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if existing:
+        yield existing
+        return
+    from pipeline.devstack.testing import running_test_broker
+
+    with running_test_broker(tmp_path_factory.mktemp("kafka")) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def registry_url(kafka_bootstrap: str) -> Iterator[str]:
+    existing = os.environ.get("SCHEMA_REGISTRY_URL")
+    if existing:
+        yield existing
+        return
+    from pipeline.registry.server import RegistryConfig, RegistryServer
+
+    # A schemas topic of its own, so a reused cluster's registry state is never touched.
+    topic = f"_schemas-test-{uuid.uuid4().hex[:8]}"
+    server = RegistryServer(
+        RegistryConfig(bootstrap_servers=kafka_bootstrap, host="127.0.0.1", port=0, topic=topic)
+    )
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names that no other test uses: topics, groups, subjects."""
+
+    def make(prefix: str) -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    return make
+
+
+@pytest.fixture
+def settings(
+    kafka_bootstrap: str, registry_url: str, unique: Callable[[str], str], tmp_path: Path
+) -> Settings:
+    """Settings pointing at the session's broker and registry, with this test's own topics."""
+    topic = unique("order-events")
+    return Settings(
+        bootstrap_servers=kafka_bootstrap,
+        registry_url=registry_url,
+        topic=topic,
+        alerts_topic=f"{topic}.alerts",
+        dlq_topic=f"{topic}.dlq",
+        db_path=tmp_path / "audit.db",
+    )
