@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set everything up
+# (virtual environment, pinned requirements, Kafka's jars) and are fast the second time.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+
+.PHONY: setup demo test quick lint bench down clean
+
+setup: $(STAMP) .devstack/classpath.txt
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Kafka's jars: resolved once into the local Maven repository (offline the next time).
+.devstack/classpath.txt: $(STAMP) pipeline/devstack/pom.xml
+	$(BIN)/python cli.py dev fetch
+
+demo: setup
+	$(BIN)/python cli.py demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/pytest
+
+# The suite without the slow fault-injection tests.
+quick: setup
+	$(BIN)/pytest -m "not faults"
+
+bench: setup
+	$(BIN)/python cli.py bench
+
+down: $(STAMP)
+	$(BIN)/python cli.py dev down
+
+clean: down
+	rm -rf $(VENV) .devstack data
