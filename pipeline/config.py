@@ -52,7 +52,8 @@ class Settings:
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
+        """A copy with `changes`; a change given as None (a flag not used) is ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def kafka_config(self, **extra: Any) -> dict[str, Any]:
         """librdkafka configuration: connection, the user's properties, then the caller's."""

@@ -84,6 +84,7 @@ def start_kafka(settings: DevStackSettings) -> bool:
     if processes.find_running(pid_file, processes.marker(settings.home)):
         _await(settings, kafka.PART, lambda: kafka.answers_metadata(settings.bootstrap), None)
         return False
+    fetch(settings)  # tools and jars first: a missing Java is the first thing to say
     processes.ensure_port_free(settings.host, settings.kafka_port, "Kafka broker")
     processes.ensure_port_free(settings.host, settings.controller_port, "Kafka controller")
     command = kafka.prepare(settings)

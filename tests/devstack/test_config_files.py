@@ -51,7 +51,7 @@ def test_old_java_is_refused_with_what_to_do(
     fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\"' >&2\n")
     fake.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
-    with pytest.raises(MissingToolError, match="Java 11 found .* needs Java 17 or newer"):
+    with pytest.raises(MissingToolError, match=r"Java 11 found .* needs Java 17 or newer"):
         jars.java_executable()
 
 

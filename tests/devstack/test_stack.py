@@ -103,7 +103,8 @@ def test_missing_tools_get_one_clear_line(
     tmp_path: Path, env: dict[str, str], message: str
 ) -> None:
     env = {"JAVA_HOME": os.environ.get("JAVA_HOME") or "/usr/lib/jvm/java-17-openjdk-amd64", **env}
-    code, out = run("dev", "up", "--home", str(tmp_path), "--no-registry", env=env)
+    ports = ["--kafka-port", str(free_port()), "--controller-port", str(free_port())]
+    code, out = run("dev", "up", "--home", str(tmp_path), "--no-registry", *ports, env=env)
     assert code == 1
     errors = [line for line in out.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and errors[0].startswith(message)

@@ -1,0 +1,206 @@
+"""`produce`: generated order lifecycles, Avro-encoded through the registry, into Kafka.
+
+Governance first: the schema file is looked up in the registry under the topic's value
+subject before anything is sent, and never registered from here. Delivery is `acks=all`
+with idempotence; messages are keyed by order id so an order stays in one partition.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from pipeline.config import Settings
+from pipeline.errors import PipelineError
+from pipeline.events import generate_events
+from pipeline.serde import SCHEMAS_DIR, AvroEncoder, load_schema_file, registry_client
+from pipeline.stopping import stop_on_signals
+from pipeline.topics import ensure_topics
+
+DEFAULT_SCHEMA = SCHEMAS_DIR / "order_event.v1.avsc"
+FLUSH_TIMEOUT_S = 60.0
+# Throughput settings: batches fill for a few ms and are compressed cheaply.
+PRODUCER_CONFIG: dict[str, Any] = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "linger.ms": 50,
+    "batch.size": 1_000_000,
+    "compression.type": "lz4",
+    "queue.buffering.max.messages": 500_000,
+}
+
+
+class ProduceError(PipelineError):
+    pass
+
+
+class Encoder(Protocol):
+    """Turns an event dict into a message value (the benchmark swaps in other encoders)."""
+
+    @property
+    def schema_id(self) -> int: ...
+
+    def encode(self, record: dict[str, Any]) -> bytes: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProduceOptions:
+    count: int | None = 1000  # None: until --duration ends or Ctrl-C
+    rate: float | None = None  # events/s; None: as fast as possible
+    duration_s: float | None = None
+    orders: int = 100  # orders in flight at once
+    seed: int | None = None
+    schema_path: Path = DEFAULT_SCHEMA
+    anomaly_rate: float = 0.0
+    start_ms: int | None = None
+
+
+@dataclass
+class ProduceSummary:
+    topic: str
+    schema_id: int
+    produced: int = 0  # handed to the client
+    delivered: int = 0
+    failed: int = 0
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def describe(self) -> list[str]:
+        stopped = " (stopped early)" if self.interrupted else ""
+        lines = [
+            f"sent {self.delivered} events to {self.topic} (schema id {self.schema_id}) "
+            f"in {self.elapsed_s:.1f} s: {self.rate:,.0f} events/s{stopped}",
+        ]
+        lost = self.produced - self.delivered - self.failed
+        if self.failed or lost:
+            lines.append(f"failed: {self.failed}, undelivered at exit: {lost}")
+        lines.extend(f"  error: {error}" for error in self.errors)
+        return lines
+
+    def delivery_report(self, error: KafkaError | None, _message: Message) -> None:
+        if error is None:
+            self.delivered += 1
+        else:
+            self.failed += 1
+            if len(self.errors) < 5:
+                self.errors.append(error.str())
+
+
+Progress = Callable[[ProduceSummary], None]
+
+
+def produce(
+    settings: Settings, options: ProduceOptions, progress: Progress | None = None
+) -> ProduceSummary:
+    """Send generated events; fails before sending anything if the schema is not registered."""
+    schema_str = load_schema_file(options.schema_path)
+    encoder = AvroEncoder.for_subject(
+        registry_client(settings), f"{settings.topic}-value", schema_str
+    )
+    ensure_topics(settings, {settings.topic: settings.partitions})
+    events = generate_events(
+        seed=options.seed,
+        orders=options.orders,
+        start_ms=options.start_ms,
+        anomaly_rate=options.anomaly_rate,
+    )
+    return send_events(settings, encoder, islice(events, options.count), options, progress)
+
+
+def send_events(
+    settings: Settings,
+    encoder: Encoder,
+    events: Iterable[dict[str, Any]],
+    options: ProduceOptions,
+    progress: Progress | None = None,
+) -> ProduceSummary:
+    summary = ProduceSummary(settings.topic, encoder.schema_id)
+    stop = threading.Event()
+    producer = Producer(settings.kafka_config(**PRODUCER_CONFIG))
+    started = time.monotonic()
+    try:
+        with stop_on_signals(stop):
+            _send(producer, encoder, events, options, summary, stop, progress)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        close_producer(producer, FLUSH_TIMEOUT_S)
+        summary.elapsed_s = time.monotonic() - started
+    summary.interrupted = summary.interrupted or stop.is_set()
+    return summary
+
+
+def _send(
+    producer: Producer,
+    encoder: Encoder,
+    events: Iterable[dict[str, Any]],
+    options: ProduceOptions,
+    summary: ProduceSummary,
+    stop: threading.Event,
+    progress: Progress | None,
+) -> None:
+    topic, encode, report = summary.topic, encoder.encode, summary.delivery_report
+    send = producer.produce
+    # Check the clock, the rate and Ctrl-C every `chunk` events: cheap at full speed,
+    # smooth at low rates.
+    chunk = 256 if not options.rate else max(1, int(options.rate / 50))
+    started, next_check = time.monotonic(), chunk
+    for event in events:
+        value = encode(event)
+        try:
+            send(topic, value, event["order_id"], on_delivery=report)
+        except BufferError:  # the local queue is full: wait for deliveries to drain it
+            _send_when_room(producer, topic, value, event["order_id"], report)
+        summary.produced += 1
+        if summary.produced < next_check:
+            continue
+        next_check += chunk
+        producer.poll(0)
+        if progress is not None:
+            progress(summary)
+        elapsed = time.monotonic() - started
+        if stop.is_set() or (options.duration_s and elapsed >= options.duration_s):
+            return
+        if options.rate:
+            ahead = summary.produced / options.rate - elapsed
+            if ahead > 0:
+                stop.wait(ahead)
+
+
+def _send_when_room(
+    producer: Producer,
+    topic: str,
+    value: bytes,
+    key: str,
+    report: Callable[[KafkaError | None, Message], None],
+) -> None:
+    for _ in range(int(FLUSH_TIMEOUT_S / 0.1)):
+        producer.poll(0.1)
+        try:
+            producer.produce(topic, value, key, on_delivery=report)
+            return
+        except BufferError:
+            continue
+    raise ProduceError(f"the producer queue stayed full for {FLUSH_TIMEOUT_S:.0f} s")
+
+
+def close_producer(producer: Producer, timeout_s: float) -> int:
+    """Flush within `timeout_s`, drop what is left, close; returns how many were dropped."""
+    left = producer.flush(timeout_s)
+    if left:
+        producer.purge()
+        producer.flush(1.0)
+    producer.close()
+    return int(left)

@@ -1,0 +1,137 @@
+"""The registry server: Confluent's REST API over state kept in a Kafka `_schemas` topic.
+
+`start()` ensures and replays the topic, then serves HTTP in a thread; `url` is where;
+`stop()` (in a `finally`) closes the socket and the Kafka clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import FrameType, MappingProxyType
+from typing import Any
+
+from pipeline.errors import RegistryError
+from pipeline.registry import records
+from pipeline.registry.auth import BasicAuth
+from pipeline.registry.http import Server, make_server
+from pipeline.registry.router import Router
+from pipeline.registry.routes import ROUTES
+from pipeline.registry.service import Registry
+from pipeline.registry.state import State
+from pipeline.registry.store import SchemasTopic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistryConfig:
+    bootstrap_servers: str
+    host: str = "127.0.0.1"
+    port: int = 8081  # 0 picks a free port
+    topic: str = "_schemas"
+    # Extra librdkafka properties (SASL/SSL), passed through untouched.
+    kafka_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # user -> password; None serves without auth.
+    basic_auth: Mapping[str, str] | None = None
+    startup_timeout_s: float = 30.0
+    max_body_bytes: int = 4 * 1024 * 1024
+
+
+class RegistryServer:
+    def __init__(self, config: RegistryConfig) -> None:
+        self.config = config
+        self._state = State()
+        self._topic: SchemasTopic | None = None
+        self._http: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Ensure and replay the topic, bind, and serve in a background thread."""
+        config = self.config
+        self._topic = SchemasTopic(
+            bootstrap_servers=config.bootstrap_servers,
+            topic=config.topic,
+            properties=config.kafka_properties,
+            timeout_s=config.startup_timeout_s,
+            on_record=self._apply,
+        )
+        try:
+            self._topic.open()
+            auth = BasicAuth(config.basic_auth) if config.basic_auth is not None else None
+            registry = Registry(self._state, self._topic)
+            self._http = make_server(
+                config.host, config.port, registry, Router(ROUTES), auth, config.max_body_bytes
+            )
+        except OSError as exc:
+            self.stop()
+            raise RegistryError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+        except BaseException:
+            self.stop()
+            raise
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.2}, name="registry-http"
+        )
+        self._thread.start()
+        log.info("schema registry serving %s (topic %s)", self.url, config.topic)
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        record = records.decode(key, value)
+        if record is not None:
+            self._state.apply(record)
+
+    def counts(self) -> tuple[int, int]:
+        """(subjects with a live version, schema ids) right now."""
+        with self._state.lock:
+            live = sum(1 for name in self._state.subjects if self._state.versions(name))
+            return live, len(self._state.schemas)
+
+    @property
+    def url(self) -> str:
+        if self._http is None:
+            raise RegistryError("the registry server is not started")
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def stop(self) -> None:
+        """Stop serving and close the Kafka clients; safe to call more than once."""
+        self._stopped.set()
+        with self._stop_lock:  # serve_forever's own stop may race a caller's
+            if self._http is not None and self._thread is not None:
+                self._http.shutdown()
+                self._thread.join(timeout=5)
+                self._thread = None
+                self._http.close_all()
+            if self._http is not None:
+                self._http.server_close()
+            if self._topic is not None:
+                self._topic.close()
+                self._topic = None
+
+    def serve_forever(self, on_started: Callable[[str], None] | None = None) -> None:
+        """Start, then block until `stop()` is called or SIGINT/SIGTERM arrives."""
+        restore = self._install_signal_handlers()
+        try:
+            self.start()
+            if on_started is not None:
+                on_started(self.url)
+            while not self._stopped.wait(0.5):
+                pass
+        finally:
+            self.stop()
+            for signum, previous in restore.items():
+                signal.signal(signum, previous)
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            self._stopped.set()
+
+        return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -1,0 +1,240 @@
+"""The one consume loop every service runs on: poll → decode → handle → dead-letter → commit.
+
+At-least-once: a batch's offsets are committed synchronously only after the service has
+handled it and every dead letter is stored. A message that cannot be decoded goes to the
+dead-letter topic with its reason; it never stops or stalls the loop. SIGINT/SIGTERM finish
+the current batch, commit it and stop; the consumer is closed in `finally`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from pipeline.config import Settings
+from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
+from pipeline.errors import ConfigError
+from pipeline.serde import AvroDecoder, DecodeError, registry_client
+from pipeline.services.base import Event, Service
+from pipeline.services.offsets import OffsetBook
+from pipeline.services.summary import RunSummary
+from pipeline.stopping import stop_on_signals
+from pipeline.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    group_id: str | None = None  # defaults to the service's name
+    batch_size: int = 500
+    poll_timeout_s: float = 0.5
+    max_events: int | None = None  # stop once this many messages are done (tests, demo)
+    idle_timeout_s: float | None = None  # stop after this long with nothing to read
+    handle_signals: bool = True  # SIGINT/SIGTERM stop the loop (main thread only)
+
+
+class Runner:
+    """Runs one service until it is told to stop; `run()` returns the summary."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: Service,
+        options: RunOptions | None = None,
+        on_tick: Callable[[RunSummary], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.options = options or RunOptions()
+        self.summary = RunSummary(service.name, self.options.group_id or service.name)
+        self._on_tick = on_tick
+        self._stop = threading.Event()
+        self._book = OffsetBook()
+        self._idle_since = time.monotonic()  # reset by data and by a new assignment
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current batch (safe from any thread)."""
+        self._stop.set()
+
+    def run(self) -> RunSummary:
+        ensure_topics(self.settings, {self.settings.topic: self.settings.partitions})
+        ensure_topics(self.settings, {self.settings.dlq_topic: 1})
+        decoder = AvroDecoder(registry_client(self.settings), f"{self.settings.topic}-value")
+        dlq = DeadLetterWriter(self.settings)
+        consumer = Consumer(self._consumer_config())
+        try:
+            with stop_on_signals(self._stop, self.options.handle_signals):
+                consumer.subscribe(
+                    [self.settings.topic],
+                    on_assign=self._assigned,
+                    on_revoke=lambda c, parts: self._revoked(c, parts, commit=True),
+                    on_lost=lambda c, parts: self._revoked(c, parts, commit=False),
+                )
+                self._loop(consumer, decoder, dlq)
+        finally:
+            try:
+                consumer.close()
+            finally:
+                dlq.close()
+                self.service.close()
+        self.summary.finish()
+        return self.summary
+
+    def _consumer_config(self) -> dict[str, Any]:
+        return self.settings.kafka_config(
+            **{
+                "group.id": self.summary.group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+
+    def _loop(self, consumer: Consumer, decoder: AvroDecoder, dlq: DeadLetterWriter) -> None:
+        options = self.options
+        self._idle_since = time.monotonic()
+        while not self._stop.is_set():
+            wanted = options.batch_size
+            if options.max_events is not None:
+                wanted = min(wanted, options.max_events - self.summary.consumed)
+                if wanted <= 0:
+                    self.summary.stopped_by = "max-events"
+                    return
+            messages = [m for m in consumer.consume(wanted, options.poll_timeout_s) if _ok(m)]
+            if messages:
+                self._process(consumer, messages, decoder, dlq)
+                self._idle_since = time.monotonic()
+            elif options.idle_timeout_s and self._idle_for() >= options.idle_timeout_s:
+                self.summary.stopped_by = "idle"
+                return
+            if self._on_tick is not None:
+                self._on_tick(self.summary)
+        self.summary.stopped_by = "stop-request"
+
+    def _idle_for(self) -> float:
+        return time.monotonic() - self._idle_since
+
+    def _process(
+        self,
+        consumer: Consumer,
+        messages: list[Message],
+        decoder: AvroDecoder,
+        dlq: DeadLetterWriter,
+    ) -> None:
+        events: list[Event] = []
+        letters: list[DeadLetter] = []
+        for message in messages:
+            try:
+                events.append(_event(message, decoder))
+            except DecodeError as exc:
+                letters.append(self._letter(message, exc.kind, str(exc)))
+        refusals = self.service.handle(events) if events else ()
+        for refusal in refusals:
+            letters.append(self._letter(refusal.event, "refused", refusal.reason))
+        for letter in letters:
+            dlq.send(letter)
+        dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
+        self._book.done(messages)
+        self._commit(consumer, self._book.pending())
+        self.summary.count_batch(len(messages), len(events), letters)
+
+    def _letter(self, source: Message | Event, kind: str, reason: str) -> DeadLetter:
+        if isinstance(source, Event):
+            where = (source.topic, source.partition, source.offset)
+            return DeadLetter(
+                kind, reason, self.service.name, *where, source.key, source.raw, source.headers
+            )
+        return DeadLetter(
+            kind,
+            reason,
+            self.service.name,
+            source.topic() or "",
+            source.partition() or 0,
+            source.offset() or 0,
+            source.key(),
+            source.value(),
+            header_pairs(source),
+        )
+
+    def _commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> None:
+        if not offsets:
+            return
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # A rebalance beat us: the new owner redoes the batch (at-least-once allows it).
+            self.summary.commit_failures += 1
+            log.warning("commit of %s failed: %s", self.service.name, exc.args[0].str())
+        else:
+            self._book.committed(offsets)
+
+    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.summary.assignments += 1
+        self._idle_since = time.monotonic()
+        self.summary.partitions = sorted({p.partition for p in partitions})
+        log.info("%s assigned partitions %s", self.service.name, self.summary.partitions)
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition], commit: bool) -> None:
+        # Batches are committed before the next poll, so this only holds work whose commit
+        # failed; errors must not escape a librdkafka callback.
+        revoked = {(p.topic, p.partition) for p in partitions}
+        try:
+            if commit:
+                self._commit(consumer, self._book.pending(revoked))
+        except Exception as exc:
+            log.warning("commit on revoke failed: %s", exc)
+        finally:
+            self._book.forget(revoked)
+
+
+def _ok(message: Message) -> bool:
+    error = message.error()
+    if error is None:
+        return True
+    if error.fatal():
+        raise KafkaException(error)
+    if error.code() != KafkaError._PARTITION_EOF:
+        log.warning("consumer: %s", error.str())
+    return False
+
+
+def _event(message: Message, decoder: AvroDecoder) -> Event:
+    raw = message.value()
+    writer, value = decoder.decode(raw)
+    return Event(
+        topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        key=message.key(),
+        raw=raw or b"",
+        headers=header_pairs(message),
+        timestamp_ms=message.timestamp()[1],
+        value=value,
+        schema=writer,
+    )
+
+
+SERVICE_NAMES = ("order-processor", "analytics", "storage")
+
+
+def make_service(name: str, settings: Settings) -> Service:
+    """The service called `name`, imported only when asked for (storage pulls in SQLite)."""
+    if name == "order-processor":
+        from pipeline.services.order_processor import OrderProcessor
+
+        return OrderProcessor(settings)
+    if name == "analytics":
+        from pipeline.services.analytics import Analytics
+
+        return Analytics()
+    if name == "storage":
+        from pipeline.services.storage import StorageService
+
+        return StorageService(settings)
+    raise ConfigError(f"unknown service {name!r}; choose one of {', '.join(SERVICE_NAMES)}")

@@ -1,0 +1,68 @@
+"""What a run of the consume loop did, updated as it goes and returned when it stops."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class _Letter(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+
+@dataclass
+class RunSummary:
+    service: str
+    group_id: str
+    consumed: int = 0  # messages read and finished (handled or dead-lettered)
+    handled: int = 0  # events the service handled
+    dead_lettered: Counter[str] = field(default_factory=Counter)  # by kind
+    batches: int = 0
+    commit_failures: int = 0
+    assignments: int = 0
+    partitions: list[int] = field(default_factory=list)
+    stopped_by: str = "running"
+    started: float = field(default_factory=time.monotonic)
+    elapsed_s: float = 0.0
+
+    def count_batch(self, consumed: int, handled: int, letters: Iterable[_Letter]) -> None:
+        self.batches += 1
+        self.consumed += consumed
+        self.handled += handled
+        self.dead_lettered.update(letter.kind for letter in letters)
+        self.elapsed_s = time.monotonic() - self.started
+
+    def finish(self) -> None:
+        self.elapsed_s = time.monotonic() - self.started
+
+    @property
+    def rate(self) -> float:
+        return self.consumed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def describe(self) -> str:
+        letters = ", ".join(f"{kind} {n}" for kind, n in sorted(self.dead_lettered.items()))
+        lost = self.commit_failures
+        return (
+            f"{self.service} (group {self.group_id}) stopped ({self.stopped_by}): "
+            f"{self.consumed} messages in {self.elapsed_s:.1f} s ({self.rate:,.0f}/s), "
+            f"{self.handled} handled, dead-lettered: {letters or 'none'}"
+            + (f", {lost} commits lost to rebalances" if lost else "")
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "group_id": self.group_id,
+            "consumed": self.consumed,
+            "handled": self.handled,
+            "dead_lettered": dict(self.dead_lettered),
+            "batches": self.batches,
+            "commit_failures": self.commit_failures,
+            "stopped_by": self.stopped_by,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "rate": round(self.rate, 1),
+        }

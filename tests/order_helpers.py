@@ -1,0 +1,49 @@
+"""Helpers shared by the producer, serde and service tests: real registry, real broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+from pipeline.config import Settings
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+V1 = SCHEMAS / "order_event.v1.avsc"
+
+
+def register_v1(settings: Settings) -> int:
+    """Register the v1 order schema under this test's `{topic}-value` subject."""
+    client = SchemaRegistryClient(settings.registry_config())
+    return client.register_schema(f"{settings.topic}-value", Schema(V1.read_text(), "AVRO"))
+
+
+def produce_raw(
+    settings: Settings, topic: str, values: Iterable[tuple[bytes | None, bytes | None]]
+) -> None:
+    """Send (key, value) pairs as they are, bypassing any serializer."""
+    producer = Producer(settings.kafka_config(acks="all"))
+    for key, value in values:
+        producer.produce(topic, value, key)
+    assert producer.flush(15) == 0
+
+
+def read_all(settings: Settings, topic: str, expected: int, timeout: float = 20) -> list[Message]:
+    """Read `topic` from the start until `expected` messages came (or `timeout` passed)."""
+    consumer = Consumer(
+        settings.kafka_config(
+            **{"group.id": f"reader-{time.time_ns()}", "auto.offset.reset": "earliest"}
+        )
+    )
+    messages: list[Message] = []
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        while len(messages) < expected and time.monotonic() < deadline:
+            messages.extend(m for m in consumer.consume(1000, 0.5) if m.error() is None)
+    finally:
+        consumer.close()
+    return messages

@@ -1,0 +1,136 @@
+"""The lifecycle rules and the event generator (pure: no broker)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter, defaultdict
+from itertools import islice
+from pathlib import Path
+
+import fastavro
+import pytest
+
+from pipeline.events import (
+    AlertKind,
+    OrderState,
+    Status,
+    generate_events,
+    judge,
+)
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "order_event.v1.avsc"
+
+
+def state(status: str, ts: int = 1000, *ids: str) -> OrderState:
+    return OrderState(status, ts, frozenset(ids or ("e0",)))
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "expected"),
+    [
+        ("PLACED", "CONFIRMED", None),
+        ("CONFIRMED", "SHIPPED", None),
+        ("SHIPPED", "DELIVERED", None),
+        ("CONFIRMED", "DELIVERED", AlertKind.ILLEGAL_TRANSITION),
+        ("PLACED", "SHIPPED", AlertKind.ILLEGAL_TRANSITION),
+        ("SHIPPED", "SHIPPED", AlertKind.DUPLICATE),
+    ],
+)
+def test_forward_steps_and_skips(current: str, new: str, expected: AlertKind | None) -> None:
+    verdict = judge(state(current), "e1", new, 2000)
+    assert verdict.alert is expected
+
+
+def test_first_event_of_an_order_must_be_placed() -> None:
+    placed = judge(None, "e1", "PLACED", 5)
+    assert placed.alert is None
+    assert placed.state == OrderState("PLACED", 5, frozenset({"e1"}))
+    unknown = judge(None, "e2", "SHIPPED", 5)
+    assert unknown.alert is AlertKind.UNKNOWN_ORDER
+    assert unknown.state.status == "SHIPPED"  # adopted, so later steps are judged from there
+    assert unknown.detail == "SHIPPED for an order never placed"
+
+
+def test_delivered_before_shipped_is_illegal_and_adopted() -> None:
+    verdict = judge(state("CONFIRMED"), "e1", "DELIVERED", 2000)
+    assert verdict.alert is AlertKind.ILLEGAL_TRANSITION
+    assert verdict.detail == "DELIVERED before SHIPPED"
+    assert verdict.state == OrderState("DELIVERED", 2000, frozenset({"e0", "e1"}))
+
+
+def test_same_event_id_is_a_duplicate_and_changes_nothing() -> None:
+    current = state("CONFIRMED", 1000, "e0", "e1")
+    verdict = judge(current, "e1", "SHIPPED", 3000)
+    assert verdict.alert is AlertKind.DUPLICATE
+    assert verdict.state is current
+
+
+def test_late_earlier_status_is_out_of_order() -> None:
+    verdict = judge(state("SHIPPED", 3000), "e1", "CONFIRMED", 2000)
+    assert verdict.alert is AlertKind.OUT_OF_ORDER
+    assert verdict.state.status == "SHIPPED"
+    assert "e1" in verdict.state.event_ids
+
+
+def test_status_going_backwards_in_time_order_is_illegal() -> None:
+    verdict = judge(state("SHIPPED", 3000), "e1", "PLACED", 4000)
+    assert verdict.alert is AlertKind.ILLEGAL_TRANSITION
+    assert verdict.detail == "went backwards from SHIPPED to PLACED"
+    assert verdict.state.status == "SHIPPED"
+
+
+def test_generator_is_reproducible_from_a_seed() -> None:
+    first = list(islice(generate_events(seed=7, orders=5, start_ms=0), 50))
+    second = list(islice(generate_events(seed=7, orders=5, start_ms=0), 50))
+    other = list(islice(generate_events(seed=8, orders=5, start_ms=0), 50))
+    assert first == second
+    assert first != other
+
+
+def test_generated_lifecycles_are_legal_interleaved_and_valid_avro() -> None:
+    events = list(islice(generate_events(seed=1, orders=20, start_ms=1_000), 2000))
+    schema = fastavro.parse_schema(json.loads(SCHEMA.read_text()))
+    by_order: dict[str, list[str]] = defaultdict(list)
+    states: dict[str, OrderState | None] = {}
+    for event in events:
+        assert fastavro.validate(event, schema, raise_errors=True)
+        assert uuid.UUID(event["event_id"]).version == 4
+        verdict = judge(states.get(event["order_id"]), **_args(event))
+        assert verdict.alert is None, (event, verdict.detail)
+        states[event["order_id"]] = verdict.state
+        by_order[event["order_id"]].append(event["status"])
+    assert len({e["event_id"] for e in events}) == 2000
+    order = [s.value for s in Status]
+    for statuses in by_order.values():
+        assert statuses == order[: len(statuses)]
+    # Interleaved: the first 20 events touch more than one order.
+    assert len({e["order_id"] for e in events[:20]}) > 5
+    assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
+    assert set(Counter(e["source"] for e in events)) == {"WEB", "MOBILE", "API"}
+    assert Counter(e["event_type"] for e in events)["order_placed"] == len(by_order)
+
+
+def test_anomalies_provoke_each_kind_of_alert() -> None:
+    states: dict[str, OrderState] = {}
+    alerts: Counter[AlertKind] = Counter()
+    for event in islice(generate_events(seed=3, orders=10, anomaly_rate=0.2), 3000):
+        verdict = judge(states.get(event["order_id"]), **_args(event))
+        states[event["order_id"]] = verdict.state
+        if verdict.alert is not None:
+            alerts[verdict.alert] += 1
+    assert set(alerts) == set(AlertKind)
+    assert 300 < sum(alerts.values()) < 1500
+
+
+def test_generator_needs_at_least_one_order() -> None:
+    with pytest.raises(ValueError, match="orders must be at least 1"):
+        next(generate_events(orders=0))
+
+
+def _args(event: dict[str, object]) -> dict[str, object]:
+    return {
+        "event_id": event["event_id"],
+        "status": event["status"],
+        "timestamp_ms": event["timestamp"],
+    }

@@ -1,0 +1,84 @@
+"""`produce` against the real broker and registry."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from itertools import islice
+
+import pytest
+from click.testing import CliRunner
+from confluent_kafka.admin import AdminClient
+
+from cli import cli
+from pipeline.config import Settings
+from pipeline.events import LIFECYCLE, generate_events
+from pipeline.producer import ProduceOptions, produce
+from pipeline.serde import AvroDecoder, SchemaNotRegisteredError, registry_client
+from tests.order_helpers import read_all, register_v1
+
+
+def test_produces_keyed_lifecycles_that_read_back_exactly(settings: Settings) -> None:
+    schema_id = register_v1(settings)
+    options = ProduceOptions(count=500, orders=20, seed=9, start_ms=1_000_000)
+    summary = produce(settings, options)
+    assert (summary.produced, summary.delivered, summary.failed) == (500, 500, 0)
+    assert summary.schema_id == schema_id
+    messages = read_all(settings, settings.topic, 500)
+    assert len(messages) == 500
+    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    expected = {
+        e["event_id"]: e
+        for e in islice(generate_events(seed=9, orders=20, start_ms=1_000_000), 500)
+    }
+    partitions: dict[str, set[int]] = defaultdict(set)
+    statuses: dict[str, list[str]] = defaultdict(list)
+    for message in sorted(messages, key=lambda m: (m.partition(), m.offset())):
+        _, value = decoder.decode(message.value())
+        sent = expected[str(value["event_id"])]
+        assert message.key() == sent["order_id"].encode()
+        assert value["status"] == sent["status"]
+        partitions[sent["order_id"]].add(message.partition())
+        statuses[sent["order_id"]].append(sent["status"])
+    assert all(len(p) == 1 for p in partitions.values())  # one order, one partition
+    order = [s.value for s in LIFECYCLE]
+    assert all(s == order[: len(s)] for s in statuses.values())  # and in order
+    assert len({m.partition() for m in messages}) == settings.partitions
+
+
+def test_unregistered_schema_sends_nothing_and_creates_no_topic(settings: Settings) -> None:
+    with pytest.raises(SchemaNotRegisteredError, match=r"python cli\.py schema register"):
+        produce(settings, ProduceOptions(count=10))
+    topics = AdminClient(settings.kafka_config()).list_topics(timeout=10).topics
+    assert settings.topic not in topics
+
+
+def test_rate_and_duration_limit_the_run(settings: Settings) -> None:
+    register_v1(settings)
+    started = time.monotonic()
+    summary = produce(settings, ProduceOptions(count=300, rate=1000))
+    assert summary.delivered == 300
+    assert time.monotonic() - started >= 0.25
+    timed = produce(settings, ProduceOptions(count=None, rate=500, duration_s=0.5))
+    assert 150 <= timed.delivered <= 400
+    assert timed.failed == 0
+
+
+def test_cli_produce_prints_a_summary(settings: Settings) -> None:
+    register_v1(settings)
+    args = [
+        "--bootstrap-servers",
+        settings.bootstrap_servers,
+        "--registry-url",
+        settings.registry_url,
+    ]
+    result = CliRunner().invoke(
+        cli, [*args, "produce", "--count", "40", "--seed", "1", "--topic", settings.topic]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"sent 40 events to {settings.topic}" in result.output
+    missing = CliRunner().invoke(
+        cli, [*args, "produce", "--count", "5", "--topic", f"{settings.topic}-nowhere"]
+    )
+    assert missing.exit_code == 1
+    assert f"subject '{settings.topic}-nowhere-value'" in missing.output
