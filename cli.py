@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from commands import demo, dev, orders, registry, schema
+from commands import demo, dev, orders, query, registry, schema
 from pipeline.config import Settings, load_client_properties
 from pipeline.errors import PipelineError
 
@@ -60,6 +60,7 @@ for command in (
     orders.consume,
     orders.dlq,
     schema.schema,
+    query.query,
     demo.demo,
 ):
     cli.add_command(command)

@@ -93,29 +93,50 @@ def judge(state: OrderState | None, event_id: str, status: str, timestamp_ms: in
     return Verdict(AlertKind.ILLEGAL_TRANSITION, f"{status} before {missing}", advanced)
 
 
+CURRENCIES = ("EUR", "EUR", "USD", "GBP")
+
+
+def uuid7(rng: random.Random, timestamp_ms: int) -> str:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits.
+
+    Time-ordered ids are what event stores index well: a new event lands at the end of the
+    audit store's `event_id` index instead of on a random page (measured in the storage
+    benchmark), and ids still never collide.
+    """
+    value = (timestamp_ms & (1 << 48) - 1) << 80 | rng.getrandbits(80)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
 class _Order:
     """An order in flight inside the generator (mutable on purpose: it is on the hot path)."""
 
-    __slots__ = ("order_id", "source", "step", "user_id")
+    __slots__ = ("amount", "currency", "order_id", "source", "step", "user_id")
 
-    def __init__(self, rng: random.Random) -> None:
-        self.order_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    def __init__(self, rng: random.Random, timestamp_ms: int) -> None:
+        self.order_id = uuid7(rng, timestamp_ms)
         self.user_id = f"user-{rng.randrange(10_000):05d}"
         roll = rng.random()
         self.source = "WEB" if roll < 0.5 else "MOBILE" if roll < 0.85 else "API"
+        self.amount = round(rng.uniform(5, 500), 2)
+        self.currency = rng.choice(CURRENCIES)
         self.step = 0
 
 
 def _event(rng: random.Random, order: _Order, step: int, timestamp_ms: int) -> dict[str, Any]:
     status = LIFECYCLE[step].value
     return {
-        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "event_id": uuid7(rng, timestamp_ms),
         "event_type": EVENT_TYPE[status],
         "order_id": order.order_id,
         "user_id": order.user_id,
         "status": status,
         "timestamp": timestamp_ms,
         "source": order.source,
+        # Fields of later schema versions (v2): a writer with an older schema ignores them.
+        "amount": order.amount,
+        "currency": order.currency,
     }
 
 
@@ -136,7 +157,7 @@ def generate_events(
         raise ValueError("orders must be at least 1")
     rng = random.Random(seed)
     clock = int(time.time() * 1000) if start_ms is None else start_ms
-    active = [_Order(rng) for _ in range(orders)]
+    active = [_Order(rng, clock) for _ in range(orders)]
     last: dict[str, Any] | None = None
     while True:
         clock += rng.randrange(1, 40)
@@ -149,7 +170,7 @@ def generate_events(
             order.step += 1
             yield last
         if order.step >= len(LIFECYCLE):
-            active[index] = _Order(rng)
+            active[index] = _Order(rng, clock)
 
 
 def _anomaly(
@@ -164,5 +185,5 @@ def _anomaly(
         yield earlier
         order.step += 2
     else:
-        stray = _Order(rng)
+        stray = _Order(rng, clock)
         yield _event(rng, stray, rng.randrange(1, len(LIFECYCLE)), clock)

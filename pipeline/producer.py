@@ -26,11 +26,13 @@ from pipeline.topics import ensure_topics
 
 DEFAULT_SCHEMA = SCHEMAS_DIR / "order_event.v1.avsc"
 FLUSH_TIMEOUT_S = 60.0
-# Throughput settings: batches fill for a few ms and are compressed cheaply.
+# Throughput settings: batches fill for a few ms and are compressed cheaply. 5 ms of linger
+# costs no measurable throughput against 50 ms (batches fill anyway at full speed) and cuts
+# end-to-end latency at 5,000 events/s from p50 ~60 ms to ~15 ms (`python cli.py bench`).
 PRODUCER_CONFIG: dict[str, Any] = {
     "acks": "all",
     "enable.idempotence": True,
-    "linger.ms": 50,
+    "linger.ms": 5,
     "batch.size": 1_000_000,
     "compression.type": "lz4",
     "queue.buffering.max.messages": 500_000,

@@ -88,6 +88,15 @@ def test_generator_is_reproducible_from_a_seed() -> None:
     assert first != other
 
 
+def test_event_ids_are_time_ordered_uuid7() -> None:
+    events = list(islice(generate_events(seed=3, orders=10, start_ms=1_735_689_600_000), 500))
+    ids = [uuid.UUID(event["event_id"]) for event in events]
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    # The first 48 bits are the event's millisecond timestamp.
+    assert [i.int >> 80 for i in ids] == [event["timestamp"] for event in events]
+    assert len(set(ids)) == len(ids)
+
+
 def test_generated_lifecycles_are_legal_interleaved_and_valid_avro() -> None:
     events = list(islice(generate_events(seed=1, orders=20, start_ms=1_000), 2000))
     schema = fastavro.parse_schema(json.loads(SCHEMA.read_text()))
@@ -95,7 +104,7 @@ def test_generated_lifecycles_are_legal_interleaved_and_valid_avro() -> None:
     states: dict[str, OrderState | None] = {}
     for event in events:
         assert fastavro.validate(event, schema, raise_errors=True)
-        assert uuid.UUID(event["event_id"]).version == 4
+        assert uuid.UUID(event["event_id"]).version == 7
         verdict = judge(states.get(event["order_id"]), **_args(event))
         assert verdict.alert is None, (event, verdict.detail)
         states[event["order_id"]] = verdict.state

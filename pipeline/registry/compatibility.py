@@ -100,7 +100,9 @@ def pair_problems(
     writer_name = f"version {old}" if reader_is_new else "the new schema"
     kinds = sorted({kind.value.upper() for kind in result.incompatibilities})
     details = "; ".join(sorted(result.messages))
-    places = ", ".join(describe_location(reader, loc) for loc in sorted(result.locations))
+    # The checker also reports the root ("/") as a location; a field's path says more.
+    locations = sorted(loc for loc in result.locations if loc != "/") or ["/"]
+    places = ", ".join(describe_location(reader, loc) for loc in locations)
     return [
         f"{{errorType:'{', '.join(kinds)}', description:'{reader_name} cannot read data "
         f"written with {writer_name}: {explain(kinds)} at {places}: {details}', "

@@ -142,7 +142,9 @@ class NotFound(ApiError):
 
 
 class MethodNotAllowed(ApiError):
-    pass
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed  # sent in the Allow header, which a 405 must carry
 
 
 class LengthRequired(ApiError):

@@ -22,8 +22,10 @@ from pipeline.registry.auth import BasicAuth
 from pipeline.registry.errors import (
     ApiError,
     LengthRequired,
+    MethodNotAllowed,
     PayloadTooLarge,
     Unauthorized,
+    Unprocessable,
     status_and_code,
 )
 from pipeline.registry.router import Request, Router, parse_query
@@ -124,7 +126,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.dispatch()
 
+    # Every standard method reaches the router, so a route answers 405 (not the stdlib's
+    # 501) to the ones it does not serve.
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+    do_TRACE = do_CONNECT = do_QUERY = do_GET
 
     def dispatch(self) -> None:
         try:
@@ -138,6 +143,9 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, body)
         except ApiError as exc:
             self.reply_error(exc)
+        except RecursionError:
+            # Input nested deeper than any check expects (a schema through its references).
+            self.reply_error(Unprocessable("The request nests too deeply to be processed"))
         except Exception:
             # A bug, not bad input: the client gets a 500, the log gets the traceback.
             log.exception("%s %s failed", self.command, self.path)
@@ -164,6 +172,8 @@ class Handler(BaseHTTPRequestHandler):
         status, code = status_and_code(error)
         body = json.dumps({"error_code": code, "message": str(error)}).encode()
         extra = 'WWW-Authenticate: Basic realm="schema-registry"\r\n' if status == 401 else ""
+        if isinstance(error, MethodNotAllowed):
+            extra += f"Allow: {', '.join(error.allowed)}\r\n"
         self.reply(status, body, extra)
 
     def reply(self, status: int, body: bytes, extra_headers: str = "") -> None:

@@ -51,6 +51,8 @@ class Request:
             data = json.loads(self.body)
         except ValueError as exc:  # also UnicodeDecodeError
             raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("The request body nests too deeply to be read") from None
         if not isinstance(data, dict):
             raise Unprocessable(
                 f"The request body must be a JSON object, not {type(data).__name__}"
@@ -85,7 +87,9 @@ class Router:
                 return route.handler, params
             allowed.append(route.method)
         if allowed:
-            raise MethodNotAllowed(f"HTTP 405 Method Not Allowed: {method} {path}")
+            raise MethodNotAllowed(
+                f"HTTP 405 Method Not Allowed: {method} {path}", tuple(sorted(set(allowed)))
+            )
         raise NotFound(f"HTTP 404 Not Found: {path}")
 
 

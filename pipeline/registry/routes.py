@@ -7,6 +7,7 @@ are not built per request (a cached schema body, a schema's own text).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from pipeline.registry import admin, queries
@@ -19,6 +20,8 @@ from pipeline.registry.state import VersionEntry
 from pipeline.registry.wire import schema_request
 
 MAX_VERSION = 2**31 - 1
+# This API's OpenAPI 3 description, beside this module (tests keep it in step with ROUTES).
+OPENAPI = resources.files("pipeline.registry").joinpath("openapi.json")
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,10 @@ def root(registry: Registry, request: Request) -> Any:
     return {}
 
 
+def openapi(registry: Registry, request: Request) -> Any:
+    return Raw(OPENAPI.read_bytes())
+
+
 def contexts(registry: Registry, request: Request) -> Any:
     return ["."]
 
@@ -230,6 +237,7 @@ COMPATIBILITY = "/compatibility/subjects/{subject}/versions"
 
 ROUTES: list[Route] = [
     route("GET", "/", root),
+    route("GET", "/openapi.json", openapi),
     route("GET", "/subjects", list_subjects),
     route("POST", "/subjects/{subject}", lookup),
     route("DELETE", "/subjects/{subject}", delete_subject),

@@ -45,6 +45,14 @@ def check_schema_type(schema_type: str) -> None:
 
 def parse_avro(text: str, dependencies: Sequence[str] = ()) -> avro.schema.Schema:
     """Parse schema text; `dependencies` are the texts of referenced schemas, innermost first."""
+    try:
+        return parse_checked(text, dependencies)
+    except RecursionError:
+        # The JSON decoder, the parser and the default check all recurse per level.
+        raise InvalidSchema("Invalid schema: it nests too deeply to be parsed") from None
+
+
+def parse_checked(text: str, dependencies: Sequence[str]) -> avro.schema.Schema:
     names = avro.name.Names()
     try:
         for dependency in dependencies:

@@ -9,6 +9,7 @@ from pipeline.registry.schemas import AVRO, Reference
 from pipeline.registry.service import SchemaRequest
 
 MAX_INT = 2**31 - 1
+LONE_SURROGATE = "contains a lone surrogate (\\ud800-\\udfff), which is not valid Unicode"
 
 
 def schema_request(body: dict[str, Any]) -> SchemaRequest:
@@ -16,6 +17,8 @@ def schema_request(body: dict[str, Any]) -> SchemaRequest:
     schema = body.get("schema")
     if not isinstance(schema, str) or not schema.strip():
         raise InvalidSchema("Invalid schema: the body needs a non-empty 'schema' string")
+    if not is_unicode(schema):
+        raise InvalidSchema(f"Invalid schema: {LONE_SURROGATE}")
     schema_type = body.get("schemaType") or AVRO
     if not isinstance(schema_type, str):
         raise Unprocessable("'schemaType' must be a string")
@@ -44,6 +47,8 @@ def references(raw: object) -> tuple[Reference, ...]:
             raise Unprocessable(
                 "each reference needs 'name' (string), 'subject' (string) and 'version' (integer)"
             )
+        if not (is_unicode(item["name"]) and is_unicode(item["subject"])):
+            raise Unprocessable(f"a reference's name or subject {LONE_SURROGATE}")
         refs.append(Reference(name=item["name"], subject=item["subject"], version=item["version"]))
     return tuple(refs)
 
@@ -64,6 +69,15 @@ def version(body: dict[str, Any]) -> int | None:
     if not is_int(raw) or not 1 <= raw <= MAX_INT:
         raise InvalidVersion(raw)
     return int(raw)
+
+
+def is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate: JSON can escape one, UTF-8 cannot store it."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_int(value: object) -> bool:

@@ -23,6 +23,7 @@ class RunSummary:
     dead_lettered: Counter[str] = field(default_factory=Counter)  # by kind
     batches: int = 0
     commit_failures: int = 0
+    registry_retries: int = 0  # batches read again because the registry was unreachable
     assignments: int = 0
     partitions: list[int] = field(default_factory=list)
     stopped_by: str = "running"
@@ -51,6 +52,11 @@ class RunSummary:
             f"{self.consumed} messages in {self.elapsed_s:.1f} s ({self.rate:,.0f}/s), "
             f"{self.handled} handled, dead-lettered: {letters or 'none'}"
             + (f", {lost} commits lost to rebalances" if lost else "")
+            + (
+                f", {self.registry_retries} retries for the registry"
+                if self.registry_retries
+                else ""
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +68,7 @@ class RunSummary:
             "dead_lettered": dict(self.dead_lettered),
             "batches": self.batches,
             "commit_failures": self.commit_failures,
+            "registry_retries": self.registry_retries,
             "stopped_by": self.stopped_by,
             "elapsed_s": round(self.elapsed_s, 3),
             "rate": round(self.rate, 1),

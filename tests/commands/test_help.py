@@ -24,7 +24,16 @@ COMMANDS = all_commands(cli)
 
 def test_the_cli_has_every_documented_command_group() -> None:
     top = {path for path, _ in COMMANDS if " " not in path}
-    assert top == {"consume", "demo", "dev", "dlq", "produce", "registry", "schema"}
+    assert top == {
+        "consume",
+        "demo",
+        "dev",
+        "dlq",
+        "produce",
+        "query",
+        "registry",
+        "schema",
+    }
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])

@@ -1,0 +1,152 @@
+"""The demo's story: v1 registered and produced, three services at work, v2 alongside v1,
+the store growing columns, a breaking schema refused, bad messages isolated, a summary.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from pipeline.config import Settings
+from pipeline.demo.services import ServicesInBackground
+from pipeline.devstack.layout import PROJECT_ROOT
+from pipeline.dlq import read_dead_letters
+from pipeline.errors import RegistryError
+from pipeline.evolution import subjects
+from pipeline.producer import ProduceOptions, ProduceSummary, produce
+from pipeline.serde import load_schema_file
+from pipeline.store import reports
+from pipeline.store.readonly import open_read_only, run_query
+
+SCHEMAS = PROJECT_ROOT / "schemas"
+V1, V2 = SCHEMAS / "order_event.v1.avsc", SCHEMAS / "order_event.v2.avsc"
+BREAKING = SCHEMAS / "order_event.breaking.avsc"
+# What a careless client might send: not Avro, an unknown schema id, truncated Avro.
+POISON = (b'{"order_id": "oops"}', b"\x00\x7f\xff\xff\xf0\x02ab", b"\x00\x00\x00\x00\x01\x48")
+
+Say = Callable[[str], None]
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoOptions:
+    events: int = 20_000  # in each of the two producing phases
+    rate: float | None = 5_000.0  # events/s per producer; None: as fast as possible
+    anomaly_rate: float = 0.002  # duplicates and swapped steps, for the processor's alerts
+
+
+@dataclass
+class DemoReport:
+    produced: int = 0
+    columns_before: list[str] = field(default_factory=list)
+    columns_after: list[str] = field(default_factory=list)
+    refused_reason: str = ""
+    analytics: dict[str, Any] = field(default_factory=dict)
+    processor: str = ""
+    storage: str = ""
+    dead_letters: int = 0
+    timeline: reports.Table | None = None
+
+
+def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Progress) -> DemoReport:
+    report = DemoReport()
+    subject = f"{settings.topic}-value"
+    _register(settings, subject, V1, say)
+    with ServicesInBackground(settings) as services:
+        say("The order processor, analytics and storage services are running, each its own group.")
+        report.produced += _produce(settings, [V1], options, progress, "v1")
+        services.wait_for(report.produced)
+        report.columns_before = _columns(settings.db_path)
+        _register(settings, subject, V2, say)
+        report.produced += _produce(settings, [V1, V2], options, progress, "v1 + v2")
+        services.wait_for(report.produced)
+        report.columns_after = _columns(settings.db_path)
+        report.refused_reason = _try_breaking(settings, subject, say)
+        report.produced += _send_poison(settings)
+        say(f"A careless client sent {len(POISON)} messages that are not valid order events.")
+        services.wait_for(report.produced)
+    report.analytics = services.analytics.aggregator.snapshot().to_dict()
+    report.processor = services.processor.summary_line()
+    report.storage = services.storage.summary_line()
+    report.dead_letters = len(read_dead_letters(settings, limit=100_000))
+    report.timeline = _sample_timeline(settings.db_path)
+    return report
+
+
+def _register(settings: Settings, subject: str, path: Path, say: Say) -> None:
+    with subjects.connected(settings) as client:
+        found = subjects.register(client, subject, load_schema_file(path))
+    say(f"{path.name} registered in {subject}: id {found.schema_id}, version {found.version}.")
+
+
+def _produce(
+    settings: Settings, schemas: list[Path], options: DemoOptions, progress: Progress, label: str
+) -> int:
+    """One producer per schema, at once; returns the events delivered."""
+    count = options.events // len(schemas)
+    results: list[ProduceSummary] = []
+    done: dict[Path, int] = dict.fromkeys(schemas, 0)
+
+    def one(path: Path) -> None:
+        produce_options = ProduceOptions(
+            count=count, rate=options.rate, schema_path=path, anomaly_rate=options.anomaly_rate
+        )
+
+        def tick(summary: ProduceSummary) -> None:
+            done[path] = summary.produced
+            progress(f"producing {label}", sum(done.values()), count * len(schemas))
+
+        results.append(produce(settings, produce_options, tick))
+
+    threads = [threading.Thread(target=one, args=(path,)) for path in schemas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    progress(f"producing {label}", sum(r.delivered for r in results), count * len(schemas))
+    return sum(r.delivered for r in results)
+
+
+def _try_breaking(settings: Settings, subject: str, say: Say) -> str:
+    """Register the breaking schema: the registry must refuse it, and says why."""
+    try:
+        _register(settings, subject, BREAKING, say)
+    except RegistryError as exc:
+        say(f"{BREAKING.name} refused by the registry: {exc}")
+        return str(exc)
+    return ""
+
+
+def _send_poison(settings: Settings) -> int:
+    producer = Producer(settings.kafka_config(acks="all"))
+    for number, value in enumerate(POISON):
+        producer.produce(settings.topic, value, key=f"poison-{number}")
+    remaining = producer.flush(30)
+    return len(POISON) - remaining
+
+
+def _columns(db_path: Path) -> list[str]:
+    db = open_read_only(db_path)
+    try:
+        return reports.event_columns(db)
+    finally:
+        db.conn.close()
+
+
+def _sample_timeline(db_path: Path) -> reports.Table | None:
+    """The timeline of a delivered order written with v2: old and new fields side by side."""
+    db = open_read_only(db_path)
+    try:
+        _, rows = run_query(
+            db,
+            "SELECT order_id FROM events WHERE schema_version = 2 "
+            "GROUP BY order_id HAVING count(*) = 4 LIMIT 1",
+        )
+        return reports.order_timeline(db, rows[0][0]) if rows else None
+    finally:
+        db.conn.close()

@@ -1,0 +1,205 @@
+"""The audit store's writer: one transaction per batch of events, idempotent, evolving.
+
+For each writer schema id it has not met, the store decides (once, recorded in
+`schema_versions`, cached here) whether the `events` table can take it, adds the new
+columns if so, and plans its rows. The batch is then written in one transaction: events with
+INSERT OR IGNORE on their `event_id` (a replay never makes a second row), orders by upsert.
+Consecutive events of one schema share one `executemany`, so interleaved versions keep their
+arrival order and a uniform batch is a single statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlite_utils import Database
+
+from pipeline.errors import StoreError
+from pipeline.services.base import Event, Refusal, WriterSchema
+from pipeline.store import tables
+from pipeline.store.evolution import decide
+from pipeline.store.orders import UPSERT_SQL, order_row
+from pipeline.store.rows import RowPlan, field_values, iso_timestamp, plan_rows
+
+NO_KEY = "the event has no event_id: the store keys every event by it"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    stored: int  # new rows in `events`
+    duplicates: int  # events already stored (replays, re-deliveries)
+    refusals: tuple[Refusal, ...]
+
+
+class AuditStore:
+    """Build with `AuditStore.open(path)`; close it (or use it as a context manager)."""
+
+    def __init__(self, db: Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+        # Per schema id: its row plan, or the reason its events are refused.
+        self._plans: dict[int, RowPlan | str] = {}
+
+    @classmethod
+    def open(cls, path: Path) -> AuditStore:
+        try:
+            db = tables.connect(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the audit store {path}: {exc}") from exc
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def write(self, events: Sequence[Event]) -> WriteResult:
+        """Store a batch durably in one transaction; return what was refused and why."""
+        if not events:
+            return WriteResult(0, 0, ())
+        now = _stored_at()
+        try:
+            with self._immediate():
+                staged = self._resolve(events, now)
+                result = self._insert(events, {**self._plans, **staged}, now)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the audit store {self.path}: {exc}") from exc
+        # Only now: a rolled-back transaction also rolled back the columns it added.
+        self._plans.update(staged)
+        return result
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front: a second storage instance waits for it
+        # (busy timeout) instead of failing on a stale snapshot, and evolution decisions are
+        # made against the table as it is, not as another instance left it a moment ago.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def _resolve(self, events: Sequence[Event], now: str) -> dict[int, RowPlan | str]:
+        staged: dict[int, RowPlan | str] = {}
+        for event in events:
+            schema = event.schema
+            if schema.schema_id not in self._plans and schema.schema_id not in staged:
+                staged[schema.schema_id] = self._resolve_one(schema, now)
+        return staged
+
+    def _resolve_one(self, schema: WriterSchema, now: str) -> RowPlan | str:
+        prior = tables.recorded(self.db, schema.schema_id)
+        if prior is not None and not prior[0]:
+            return _refusal_text(schema, prior[1])
+        first = not tables.any_accepted(self.db)
+        decision = decide(schema.definition, tables.columns(self.db), first=first)
+        if decision.accepted:
+            tables.add_columns(self.db, decision.new_columns, schema.schema_id, now)
+        if prior is None:
+            tables.record_schema(
+                self.db, _schema_row(schema, decision.accepted, decision.reason, now)
+            )
+        if not decision.accepted:
+            return _refusal_text(schema, decision.reason)
+        return plan_rows(schema.schema_id, schema.version, decision.placements)
+
+    def _insert(
+        self, events: Sequence[Event], plans: Mapping[int, RowPlan | str], now: str
+    ) -> WriteResult:
+        refusals: list[Refusal] = []
+        orders: list[list[Any]] = []
+        stored = accepted = 0
+        for schema_id, run in groupby(events, key=lambda event: event.schema.schema_id):
+            plan = plans[schema_id]
+            if isinstance(plan, str):
+                refusals.extend(Refusal(event, plan) for event in run)
+                continue
+            rows: list[tuple[Event, list[Any]]] = []
+            for event in run:
+                fields = field_values(plan, event.value)
+                if fields[plan.key_index] is None:
+                    refusals.append(Refusal(event, NO_KEY))
+                    continue
+                fields += (event.topic, event.partition, event.offset, schema_id, plan.version, now)
+                rows.append((event, fields))
+            stored_run, kept = self._insert_run(plan, rows, refusals)
+            stored += stored_run
+            accepted += len(kept)
+            orders.extend(o for row in kept if (o := order_row(plan, row, now)))
+        if orders:
+            self.db.conn.executemany(UPSERT_SQL, orders)
+        return WriteResult(stored, accepted - stored, tuple(refusals))
+
+    def _insert_run(
+        self, plan: RowPlan, rows: list[tuple[Event, list[Any]]], refusals: list[Refusal]
+    ) -> tuple[int, list[list[Any]]]:
+        """INSERT OR IGNORE a run of rows: (rows stored, rows kept). A row SQLite cannot
+        take (a value it cannot bind) is refused alone, so one bad event never blocks a
+        partition; the savepoint undoes the part of the run stored before it failed."""
+        conn = self.db.conn
+        conn.execute("SAVEPOINT run")
+        try:
+            stored = conn.executemany(plan.insert_sql, [row for _, row in rows]).rowcount
+            conn.execute("RELEASE run")
+            return stored, [row for _, row in rows]
+        except (sqlite3.Error, OverflowError) as exc:
+            conn.execute("ROLLBACK TO run")
+            conn.execute("RELEASE run")
+            if not _unbindable(exc):
+                raise
+        stored, kept = 0, []
+        for event, row in rows:
+            try:
+                stored += conn.execute(plan.insert_sql, row).rowcount
+                kept.append(row)
+            except (sqlite3.Error, OverflowError) as exc:
+                if not _unbindable(exc):
+                    raise
+                refusals.append(Refusal(event, f"a value of this event cannot be stored: {exc}"))
+        return stored, kept
+
+
+def _stored_at() -> str:
+    # Milliseconds, like the events' own timestamps, so the column has one format and sorts.
+    now = dt.datetime.now(dt.UTC)
+    return str(iso_timestamp(now.replace(microsecond=now.microsecond // 1000 * 1000)))
+
+
+def _unbindable(exc: Exception) -> bool:
+    """A Python value SQLite cannot keep (the decoder never hands one over), not a failure
+    of the store itself."""
+    return isinstance(exc, OverflowError | sqlite3.InterfaceError) or "binding" in str(exc)
+
+
+def _refusal_text(schema: WriterSchema, reason: str) -> str:
+    named = f" ({schema.subject} v{schema.version})" if schema.subject else ""
+    return f"the audit store refuses schema id {schema.schema_id}{named}: {reason}"
+
+
+def _schema_row(schema: WriterSchema, accepted: bool, reason: str, now: str) -> dict[str, object]:
+    return {
+        "schema_id": schema.schema_id,
+        "subject": schema.subject,
+        "version": schema.version,
+        "accepted": int(accepted),
+        "reason": reason,
+        "definition": json.dumps(schema.definition),
+        "first_seen_at": now,
+    }

@@ -1,0 +1,138 @@
+"""Turning a decoded event into SQL parameters (pure, on the hot path).
+
+Each accepted writer schema gets a `RowPlan` once: its INSERT statement and, per field, the
+converter from the decoder's Python value to what its column keeps. Building a row is then a
+list comprehension over the plan, with no per-event decisions.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pipeline.store.evolution import KEY, META_COLUMNS, Placement
+from pipeline.store.kinds import Kind
+
+Converter = Callable[[Any], Any]
+# Fields the `orders` table is built from, when a schema has them.
+ORDER_FIELDS = ("order_id", "user_id", "status", "timestamp")
+
+
+@dataclass(frozen=True, slots=True)
+class RowPlan:
+    schema_id: int
+    version: int | None
+    insert_sql: str
+    fields: tuple[tuple[str, Converter | None], ...]
+    key_index: int
+    order_index: dict[str, int]  # position in the row of each of ORDER_FIELDS it has
+
+
+def plan_rows(schema_id: int, version: int | None, placements: Sequence[Placement]) -> RowPlan:
+    names = [p.field for p in placements]
+    columns = ", ".join(_quote(name) for name in [*names, *META_COLUMNS])
+    marks = ", ".join("?" for _ in range(len(names) + len(META_COLUMNS)))
+    lowered = [name.lower() for name in names]
+    return RowPlan(
+        schema_id=schema_id,
+        version=version,
+        insert_sql=f"INSERT OR IGNORE INTO events ({columns}) VALUES ({marks})",
+        fields=tuple((p.field, converter(p.writer, p.column)) for p in placements),
+        key_index=lowered.index(KEY),
+        order_index={name: lowered.index(name) for name in ORDER_FIELDS if name in lowered},
+    )
+
+
+def field_values(plan: RowPlan, value: dict[str, Any]) -> list[Any]:
+    """The event's field values, converted, in the plan's column order."""
+    get = value.get
+    return [get(name) if conv is None else conv(get(name)) for name, conv in plan.fields]
+
+
+def converter(writer: Kind, column: Kind) -> Converter | None:
+    """How a decoded value of the writer's kind is kept in a column of this kind."""
+    if writer is Kind.BYTES and column is Kind.TEXT:
+        return _bytes_to_text
+    if writer is Kind.TEXT and column is Kind.BYTES:
+        return _text_to_bytes
+    return _BY_KIND.get(writer)
+
+
+def iso_timestamp(value: Any) -> Any:
+    """ISO-8601 with a `Z` for UTC; milliseconds unless the value has finer precision."""
+    if value is None:
+        return None
+    if isinstance(value, int):  # epoch milliseconds, if a decoder left the logical type off
+        value = dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+    if not isinstance(value, dt.datetime):
+        return str(value)
+    spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
+    if value.tzinfo is None:  # a local-timestamp: no zone to name
+        return value.isoformat(timespec=spec)
+    if value.tzinfo is not dt.UTC:  # the decoder's own values are in UTC already
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(timespec=spec)[:-6] + "Z"
+
+
+def _text(value: Any) -> Any:
+    # Enum symbols are already str; uuid logical types may decode as uuid.UUID.
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _iso(value: Any) -> Any:
+    return None if value is None else value.isoformat()
+
+
+def _decimal(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _json(value: Any) -> Any:
+    if value is None:
+        return None
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return iso_timestamp(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+def _bytes_to_text(value: Any) -> Any:
+    # Avro's bytes→string promotion reads the bytes as UTF-8; bytes that are not stay bytes.
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    return value
+
+
+def _text_to_bytes(value: Any) -> Any:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_BY_KIND: dict[Kind, Converter] = {
+    Kind.TEXT: _text,
+    Kind.TIMESTAMP: iso_timestamp,
+    Kind.DATE: _iso,
+    Kind.TIME: _iso,
+    Kind.DECIMAL: _decimal,
+    Kind.JSON: _json,
+}

@@ -1,0 +1,261 @@
+"""The storage service: alone on a tmp store, then through the real runner, broker and registry."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import Schema
+
+from pipeline.config import Settings
+from pipeline.dlq import read_dead_letters
+from pipeline.events import generate_events
+from pipeline.producer import close_producer
+from pipeline.serde import AvroEncoder, registry_client
+from pipeline.services.runner import Runner, RunOptions
+from pipeline.services.storage import StorageService
+from pipeline.topics import ensure_topics
+from tests.store.schemas import USER_ID_AS_INT, V1, V2, event, order_value, writer
+
+
+def fetch(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+# --- the service alone ---------------------------------------------------------------
+
+
+def test_constructor_opens_nothing_and_close_is_safe(tmp_path: Path) -> None:
+    service = StorageService(Settings(db_path=tmp_path / "audit.db"))
+    assert service.name == "storage"
+    assert service.handle([]) == ()
+    service.close()
+    assert not (tmp_path / "audit.db").exists()
+
+
+def test_handle_stores_and_returns_refusals(tmp_path: Path) -> None:
+    service = StorageService(Settings(db_path=tmp_path / "audit.db"))
+    w1, bad = writer(1, V1), writer(3, USER_ID_AS_INT)
+    batch = [event(w1, order_value(), 0), event(bad, {**order_value(), "user_id": 7}, 1)]
+    try:
+        refusals = service.handle(batch)
+        service.handle(batch[:1])  # a redelivered batch
+    finally:
+        service.close()
+        service.close()
+    assert [(r.event.offset, "field 'user_id' changed type" in r.reason) for r in refusals] == [
+        (1, True)
+    ]
+    assert (service.stored, service.duplicates, service.refused) == (1, 1, 1)
+    assert service.summary_line().startswith("1 stored, 1 already stored (skipped), 1 refused")
+    assert fetch(tmp_path / "audit.db", "SELECT count(*) FROM events") == [(1,)]
+
+
+# --- through the runner, against the real broker and registry --------------------------
+
+
+def register(settings: Settings, definition: dict[str, Any]) -> AvroEncoder:
+    client = registry_client(settings)
+    subject = f"{settings.topic}-value"
+    text = json.dumps(definition)
+    schema_id = client.register_schema(subject, Schema(text, "AVRO"))
+    return AvroEncoder(schema_id, text)
+
+
+def send(settings: Settings, messages: list[tuple[bytes, str]]) -> None:
+    ensure_topics(settings, {settings.topic: settings.partitions})
+    producer = Producer(settings.kafka_config(acks="all", **{"enable.idempotence": True}))
+    try:
+        for value, key in messages:
+            producer.produce(settings.topic, value, key)
+            producer.poll(0)
+    finally:
+        assert close_producer(producer, 30.0) == 0
+
+
+def lifecycle_events(count: int, seed: int) -> list[dict[str, Any]]:
+    return list(islice(generate_events(seed=seed, orders=20), count))
+
+
+def group_of(settings: Settings) -> str:
+    return f"storage-{settings.topic}"  # a group of this test's own
+
+
+def run_storage(settings: Settings, max_events: int) -> StorageService:
+    service = StorageService(settings)
+    options = RunOptions(
+        group_id=group_of(settings),
+        max_events=max_events,
+        idle_timeout_s=20.0,
+        handle_signals=False,
+    )
+    Runner(settings, service, options).run()
+    return service
+
+
+def test_mixed_versions_evolve_the_table_and_refused_go_to_the_dlq(settings: Settings) -> None:
+    client = registry_client(settings)
+    v1, v2 = register(settings, V1), register(settings, V2)
+    client.set_compatibility(subject_name=f"{settings.topic}-value", level="NONE")
+    breaking = register(settings, USER_ID_AS_INT)
+    plain = lifecycle_events(300, seed=1)
+    messages: list[tuple[bytes, str]] = []
+    for i, value in enumerate(plain):
+        if i % 3 == 1:
+            messages.append(
+                (v2.encode({**value, "amount": i * 1.5, "currency": "USD"}), value["order_id"])
+            )
+        else:
+            messages.append((v1.encode(value), value["order_id"]))
+    messages.append((v1.encode(plain[0]), plain[0]["order_id"]))  # a re-sent event
+    messages.append((breaking.encode({**plain[1], "user_id": 42}), plain[1]["order_id"]))
+    messages.append((b"not avro at all", "x"))
+    send(settings, messages)
+
+    service = run_storage(settings, max_events=len(messages))
+
+    db = settings.db_path
+    assert (service.stored, service.duplicates, service.refused) == (300, 1, 1)
+    assert fetch(db, "SELECT count(*), count(DISTINCT event_id) FROM events") == [(300, 300)]
+    assert fetch(
+        db, "SELECT schema_id, count(*), count(amount) FROM events GROUP BY 1 ORDER BY 1"
+    ) == [
+        (v1.schema_id, 200, 0),
+        (v2.schema_id, 100, 100),
+    ]
+    assert fetch(db, "SELECT schema_id, version, accepted FROM schema_versions ORDER BY 1") == [
+        (v1.schema_id, 1, 1),
+        (v2.schema_id, 2, 1),
+        (breaking.schema_id, 3, 0),
+    ]
+    assert "user_id" in dict(fetch(db, "SELECT name, kind FROM event_columns"))
+    assert fetch(db, "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'amount'") == [
+        (1,)
+    ]
+    letters = read_dead_letters(settings)
+    kinds = sorted((r.headers["dlq.kind"], r.headers["dlq.service"]) for r in letters)
+    assert kinds == [("not-wire-format", "storage"), ("refused", "storage")]
+    refused = next(r for r in letters if r.headers["dlq.kind"] == "refused")
+    assert "field 'user_id' changed type" in refused.headers["dlq.reason"]
+    assert refused.value == messages[-2][0]  # byte for byte
+
+
+def test_restart_mid_stream_leaves_no_duplicate_and_no_gap(settings: Settings) -> None:
+    v1 = register(settings, V1)
+    values = lifecycle_events(1000, seed=2)
+    send(settings, [(v1.encode(v), v["order_id"]) for v in values])
+
+    first = run_storage(settings, max_events=400)
+    second = run_storage(settings, max_events=600)  # a restarted service, same group
+
+    assert first.stored + second.stored == 1000
+    db = settings.db_path
+    assert fetch(db, "SELECT count(*), count(DISTINCT event_id) FROM events") == [(1000, 1000)]
+    # No gap: every partition's offsets are 0..n-1.
+    per_partition = fetch(
+        db,
+        "SELECT count(*), min(kafka_offset), max(kafka_offset) FROM events "
+        "GROUP BY kafka_partition",
+    )
+    assert all(low == 0 and high == n - 1 for n, low, high in per_partition)
+
+
+def test_two_instances_in_one_group_split_the_partitions(settings: Settings) -> None:
+    v1 = register(settings, V1)
+    services = [StorageService(settings), StorageService(settings)]
+    options = RunOptions(group_id=group_of(settings), idle_timeout_s=8.0, handle_signals=False)
+    runners = [Runner(settings, service, options) for service in services]
+    threads = [threading.Thread(target=runner.run) for runner in runners]
+    for thread in threads:
+        thread.start()
+    try:
+        # Produce only once both hold partitions, so that both take part.
+        deadline = time.monotonic() + 60
+        while not all(r.summary.partitions for r in runners) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sorted(p for r in runners for p in r.summary.partitions) == list(range(6))
+        values = lifecycle_events(2000, seed=3)
+        send(settings, [(v1.encode(v), v["order_id"]) for v in values])
+    finally:
+        for thread in threads:
+            thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert sum(s.stored for s in services) == 2000
+    assert all(s.stored > 0 for s in services)
+    assert fetch(settings.db_path, "SELECT count(DISTINCT event_id) FROM events") == [(2000,)]
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+from pipeline.config import Settings
+from pipeline.services.runner import RunOptions, Runner
+from pipeline.services.storage import StorageService
+bootstrap, registry, topic, db, group = sys.argv[1:6]
+settings = Settings(bootstrap_servers=bootstrap, registry_url=registry, topic=topic,
+                    dlq_topic=topic + ".dlq", db_path=Path(db),
+                    client_properties={"session.timeout.ms": "6000"})
+Runner(settings, StorageService(settings), RunOptions(group_id=group, batch_size=50)).run()
+"""
+
+
+@pytest.mark.faults
+def test_killed_mid_stream_and_restarted_leaves_no_duplicate_and_no_gap(
+    settings: Settings,
+) -> None:
+    v1 = register(settings, V1)
+    total = 20_000
+    values = lifecycle_events(total, seed=4)
+    send(settings, [(v1.encode(v), v["order_id"]) for v in values])
+    args = [settings.bootstrap_servers, settings.registry_url, settings.topic]
+    args += [str(settings.db_path), group_of(settings)]
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, *args])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and stored_rows(settings.db_path) < 3000:
+            time.sleep(0.05)
+    finally:
+        child.kill()  # SIGKILL: no chance to commit or close anything
+        child.wait(timeout=30)
+    at_kill = stored_rows(settings.db_path)
+    assert 3000 <= at_kill < total
+
+    # The killed member holds its partitions until its session times out (6 s, the broker's
+    # minimum): the restarted one waits for that, then redoes what was not committed.
+    restarted = settings.with_(client_properties={"session.timeout.ms": "6000"})
+    service = StorageService(restarted)
+    options = RunOptions(group_id=group_of(settings), idle_timeout_s=20.0, handle_signals=False)
+    Runner(restarted, service, options).run()
+
+    assert at_kill + service.stored == total
+    db = settings.db_path
+    assert fetch(db, "SELECT count(*), count(DISTINCT event_id) FROM events") == [(total, total)]
+    per_partition = fetch(
+        db,
+        "SELECT count(*), min(kafka_offset), max(kafka_offset) FROM events "
+        "GROUP BY kafka_partition",
+    )
+    assert sum(n for n, _, _ in per_partition) == total
+    assert all(low == 0 and high == n - 1 for n, low, high in per_partition)
+
+
+def stored_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        return int(fetch(path, "SELECT count(*) FROM events")[0][0])
+    except sqlite3.OperationalError:  # the child has not created the table yet
+        return 0

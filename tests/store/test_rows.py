@@ -1,0 +1,104 @@
+"""From decoded values to what the columns keep (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from pipeline.store.evolution import Placement
+from pipeline.store.kinds import Kind
+from pipeline.store.orders import UPSERT_SQL, order_row
+from pipeline.store.rows import converter, field_values, iso_timestamp, plan_rows
+
+AT = dt.datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=dt.UTC)
+
+
+def test_timestamps_are_iso_utc_with_z() -> None:
+    assert iso_timestamp(AT) == "2024-05-01T12:00:00.123Z"
+    assert iso_timestamp(AT.replace(microsecond=123456)) == "2024-05-01T12:00:00.123456Z"
+    cest = dt.timezone(dt.timedelta(hours=2))
+    assert iso_timestamp(dt.datetime(2024, 5, 1, 14, 0, tzinfo=cest)) == "2024-05-01T12:00:00.000Z"
+    assert iso_timestamp(1714564800123) == "2024-05-01T12:00:00.123Z"  # epoch ms
+    assert iso_timestamp(dt.datetime(2024, 5, 1, 12, 0)) == "2024-05-01T12:00:00.000"  # local
+    assert iso_timestamp(None) is None
+
+
+def test_converters_by_kind() -> None:
+    ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert converter(Kind.TEXT, Kind.TEXT)(ident) == "12345678-1234-5678-1234-567812345678"
+    assert converter(Kind.INTEGER, Kind.INTEGER) is None  # stored as decoded
+    assert converter(Kind.REAL, Kind.INTEGER) is None
+    assert converter(Kind.DECIMAL, Kind.DECIMAL)(Decimal("12.50")) == "12.50"
+    assert converter(Kind.DATE, Kind.DATE)(dt.date(2024, 5, 1)) == "2024-05-01"
+    as_json = converter(Kind.JSON, Kind.JSON)
+    assert as_json({"at": AT, "n": [1, 2], "b": b"\x01"}) == (
+        '{"at":"2024-05-01T12:00:00.123Z","n":[1,2],"b":"AQ=="}'
+    )
+    assert as_json(None) is None
+
+
+def test_string_bytes_promotion_converts_to_the_column() -> None:
+    assert converter(Kind.BYTES, Kind.TEXT)("héllo".encode()) == "héllo"
+    assert converter(Kind.BYTES, Kind.TEXT)(b"\xff\xfe") == b"\xff\xfe"  # not UTF-8: kept
+    assert converter(Kind.TEXT, Kind.BYTES)("héllo") == "héllo".encode()
+
+
+def test_row_plan_insert_and_values() -> None:
+    plan = plan_rows(
+        7,
+        2,
+        [
+            Placement("event_id", Kind.TEXT, Kind.TEXT),
+            Placement("order_id", Kind.TEXT, Kind.TEXT),
+            Placement("status", Kind.TEXT, Kind.TEXT),
+            Placement("timestamp", Kind.TIMESTAMP, Kind.TIMESTAMP),
+            Placement("amount", Kind.INTEGER, Kind.REAL),
+        ],
+    )
+    assert plan.insert_sql == (
+        'INSERT OR IGNORE INTO events ("event_id", "order_id", "status", "timestamp", "amount", '
+        '"kafka_topic", "kafka_partition", "kafka_offset", "schema_id", "schema_version", '
+        '"stored_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    )
+    assert plan.key_index == 0
+    assert plan.order_index == {"order_id": 1, "status": 2, "timestamp": 3}
+    value = {"event_id": "e1", "order_id": uuid.UUID(int=1), "status": "SHIPPED", "timestamp": AT}
+    fields = field_values(plan, {**value, "amount": 3})
+    assert fields == [
+        "e1",
+        "00000000-0000-0000-0000-000000000001",
+        "SHIPPED",
+        "2024-05-01T12:00:00.123Z",
+        3,
+    ]
+    assert order_row(plan, fields, "now") == [
+        "00000000-0000-0000-0000-000000000001",
+        None,
+        "SHIPPED",
+        None,
+        None,
+        "2024-05-01T12:00:00.123Z",
+        None,
+        "now",
+    ]
+
+
+def test_order_row_skips_statuses_outside_the_lifecycle() -> None:
+    plan = plan_rows(
+        1,
+        1,
+        [Placement("event_id", Kind.TEXT, Kind.TEXT), Placement("order_id", Kind.TEXT, Kind.TEXT)],
+    )
+    assert order_row(plan, ["e", "o"], "now") is None  # no status field at all
+    with_status = plan_rows(
+        1,
+        1,
+        [
+            Placement("event_id", Kind.TEXT, Kind.TEXT),
+            Placement("order_id", Kind.TEXT, Kind.TEXT),
+            Placement("status", Kind.TEXT, Kind.TEXT),
+        ],
+    )
+    assert order_row(with_status, ["e", "o", "CANCELLED"], "now") is None
+    assert "ON CONFLICT(order_id) DO UPDATE" in UPSERT_SQL
