@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from pipeline.config import Settings
+from pipeline.delivery import CheckedProducer
 from pipeline.errors import PipelineError
-from pipeline.producer import close_producer
 
-FLUSH_TIMEOUT_S = 30.0
 READ_TIMEOUT_S = 10.0
 
 
@@ -54,39 +53,16 @@ class DeadLetterWriter:
     """Produces dead letters; `flush()` returns only when every one is safely stored."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._producer: Producer | None = None
-        self._errors: list[str] = []
+        self._out = CheckedProducer(settings, settings.dlq_topic, DeadLetterError)
 
     def send(self, letter: DeadLetter) -> None:
-        if self._producer is None:
-            config = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
-            self._producer = Producer(self._settings.kafka_config(**config))
-        self._producer.produce(
-            self._settings.dlq_topic,
-            value=letter.value,
-            key=letter.key,
-            headers=letter.kafka_headers(),
-            on_delivery=self._delivered,
-        )
+        self._out.send(letter.value, letter.key, letter.kafka_headers())
 
     def flush(self) -> None:
-        if self._producer is None:
-            return
-        left = self._producer.flush(FLUSH_TIMEOUT_S)
-        errors, self._errors = self._errors, []
-        if left or errors:
-            detail = errors[0] if errors else f"{left} not delivered in {FLUSH_TIMEOUT_S:.0f} s"
-            raise DeadLetterError(f"cannot write to {self._settings.dlq_topic}: {detail}")
+        self._out.flush()
 
     def close(self) -> None:
-        if self._producer is not None:
-            close_producer(self._producer, FLUSH_TIMEOUT_S)
-            self._producer = None
-
-    def _delivered(self, error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
-            self._errors.append(error.str())
+        self._out.close()
 
 
 @dataclass(frozen=True, slots=True)

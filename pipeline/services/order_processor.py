@@ -17,21 +17,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from pipeline.config import Settings
+from pipeline.delivery import CheckedProducer
 from pipeline.errors import PipelineError, RegistryError
 from pipeline.events import OrderState, Verdict, judge
-from pipeline.producer import close_producer
 from pipeline.serde import SCHEMAS_DIR, AvroEncoder, load_schema_file, registry_client
 from pipeline.services.base import Event, Refusal
 from pipeline.topics import ensure_topics
 
 ALERT_SCHEMA = SCHEMAS_DIR / "order_alert.v1.avsc"
 ALERT_NAMESPACE = uuid.UUID("5b0c6f2e-8a51-4c1e-9d1a-3f0f3b1de7a1")
-FLUSH_TIMEOUT_S = 30.0
 
 
 class AlertError(PipelineError):
@@ -76,9 +74,8 @@ class OrderProcessor:
         self.tracker = LifecycleTracker()
         self.counts: Counter[str] = Counter()
         self._alert_schema = alert_schema
-        self._producer: Producer | None = None
+        self._alerts = CheckedProducer(settings, settings.alerts_topic, AlertError)
         self._encoder: AvroEncoder | None = None
-        self._errors: list[str] = []
 
     def handle(self, batch: Sequence[Event]) -> Sequence[Refusal]:
         refusals: list[Refusal] = []
@@ -97,7 +94,7 @@ class OrderProcessor:
             self.counts[verdict.alert.value if verdict.alert else "legal"] += 1
             if verdict.alert is not None:
                 self._send_alert(event, verdict, previous, order_id, event_id, timestamp_ms)
-        self._flush()
+        self._alerts.flush()
         return refusals
 
     def summary_line(self) -> str:
@@ -110,9 +107,7 @@ class OrderProcessor:
         )
 
     def close(self) -> None:
-        if self._producer is not None:
-            close_producer(self._producer, FLUSH_TIMEOUT_S)
-            self._producer = None
+        self._alerts.close()
 
     def _send_alert(
         self,
@@ -123,7 +118,7 @@ class OrderProcessor:
         event_id: str,
         timestamp_ms: int,
     ) -> None:
-        producer, encoder = self._started()
+        encoder = self._started()
         kind = verdict.alert.value if verdict.alert else ""
         where = f"{event.topic}:{event.partition}:{event.offset}:{kind}"
         record = {
@@ -141,21 +136,14 @@ class OrderProcessor:
             "offset": event.offset,
             "detected_at": int(time.time() * 1000),
         }
-        producer.produce(
-            self.settings.alerts_topic,
-            encoder.encode(record),
-            order_id,
-            on_delivery=self._delivered,
-        )
-        producer.poll(0)
+        self._alerts.send(encoder.encode(record), order_id)
 
-    def _started(self) -> tuple[Producer, AvroEncoder]:
-        if self._producer is None or self._encoder is None:
+    def _started(self) -> AvroEncoder:
+        """The alert encoder and topic, set up on the first alert (no I/O before)."""
+        if self._encoder is None:
             self._encoder = self._alert_encoder()
             ensure_topics(self.settings, {self.settings.alerts_topic: self.settings.partitions})
-            config = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
-            self._producer = Producer(self.settings.kafka_config(**config))
-        return self._producer, self._encoder
+        return self._encoder
 
     def _alert_encoder(self) -> AvroEncoder:
         # The alert schema is this service's own output, so registering it here is fine
@@ -171,16 +159,3 @@ class OrderProcessor:
         except Exception as exc:
             raise RegistryError(f"cannot reach the schema registry: {exc}") from exc
         return AvroEncoder(schema_id, schema_str)
-
-    def _flush(self) -> None:
-        if self._producer is None:
-            return
-        left = self._producer.flush(FLUSH_TIMEOUT_S)
-        errors, self._errors = self._errors, []
-        if left or errors:
-            detail = errors[0] if errors else f"{left} not delivered in {FLUSH_TIMEOUT_S:.0f} s"
-            raise AlertError(f"cannot write alerts to {self.settings.alerts_topic}: {detail}")
-
-    def _delivered(self, error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
-            self._errors.append(error.str())
