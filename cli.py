@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from commands import demo, dev, orders, query, registry, schema
+from commands import bench, demo, dev, orders, query, registry, schema
 from pipeline.config import Settings, load_client_properties
 from pipeline.errors import PipelineError
 
@@ -62,6 +62,7 @@ for command in (
     schema.schema,
     query.query,
     demo.demo,
+    bench.bench,
 ):
     cli.add_command(command)
 

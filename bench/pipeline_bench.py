@@ -24,8 +24,6 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from confluent_kafka.schema_registry import Schema, topic_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from pipeline.benchmark.stack import bench_stack
 from pipeline.config import Settings
 from pipeline.events import generate_events
 from pipeline.producer import ProduceOptions, send_events
@@ -64,22 +63,6 @@ class StockEncoder:
         return value
 
 
-@contextmanager
-def registry(bootstrap: str) -> Iterator[str]:
-    if os.environ.get("SCHEMA_REGISTRY_URL"):
-        yield os.environ["SCHEMA_REGISTRY_URL"]
-        return
-    from pipeline.registry.server import RegistryConfig, RegistryServer
-
-    topic = f"_schemas-bench-{uuid.uuid4().hex[:8]}"
-    server = RegistryServer(RegistryConfig(bootstrap_servers=bootstrap, port=0, topic=topic))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 def produce_rate(settings: Settings, encoder: Any, events: int, seed: int) -> float:
     stream = islice(generate_events(seed=seed, orders=1000), events)
     summary = send_events(settings, encoder, stream, ProduceOptions(count=events))
@@ -101,8 +84,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     base = Settings.from_env(topic=f"bench-orders-{uuid.uuid4().hex[:8]}")
-    with registry(base.bootstrap_servers) as url:
-        settings = base.with_(registry_url=url)
+    own_registry = not os.environ.get("SCHEMA_REGISTRY_URL")
+    with bench_stack(base, own_broker=False, own_registry=own_registry) as settings:
         subject = f"{settings.topic}-value"
         schema_id = registry_client(settings).register_schema(subject, Schema(V1, "AVRO"))
         ensure_topics(settings, {settings.topic: settings.partitions})
