@@ -130,7 +130,9 @@ def consume(
 
     Example: python cli.py consume analytics --json --idle-timeout 10
     """
-    settings = settings_of(ctx).with_(topic=topic, db_path=db_path)
+    # Another topic gets its own dead-letter topic (`T.dlq`), as `order-events` has.
+    dlq_topic = f"{topic}.dlq" if topic else None
+    settings = settings_of(ctx).with_(topic=topic, db_path=db_path, dlq_topic=dlq_topic)
     worker = make_service(service, settings)
     options = RunOptions(
         group_id=group, batch_size=batch_size, max_events=max_events, idle_timeout_s=idle_timeout

@@ -96,8 +96,10 @@ class ProduceSummary:
             self.delivered += 1
         else:
             self.failed += 1
-            if len(self.errors) < 5:
-                self.errors.append(error.str())
+            # One line per distinct reason: a purge after a broker outage repeats one error.
+            text = error.str()
+            if len(self.errors) < 5 and text not in self.errors:
+                self.errors.append(text)
 
 
 Progress = Callable[[ProduceSummary], None]
@@ -137,6 +139,9 @@ def send_events(
             _send(producer, encoder, events, options, summary, stop, progress)
     except KeyboardInterrupt:
         summary.interrupted = True
+    except ProduceError as exc:  # the broker stopped taking events: still say what was sent
+        summary.interrupted = True
+        summary.errors.insert(0, str(exc))
     finally:
         close_producer(producer, FLUSH_TIMEOUT_S)
         summary.elapsed_s = time.monotonic() - started

@@ -29,7 +29,7 @@ EVENTS, ORDERS, SCHEMAS, COLUMNS = "events", "orders", "schema_versions", "event
 STATUS_AT: dict[str, str] = {status.value: f"{status.value.lower()}_at" for status in LIFECYCLE}
 # A second writer (another storage instance) waits this long for the write lock.
 BUSY_TIMEOUT_S = 30.0
-CACHE_KIB = 64 * 1024
+CACHE_KIB = 16 * 1024
 CHECKPOINT_PAGES = 2_000
 
 
@@ -37,6 +37,11 @@ def connect(path: Path) -> Database:
     """Open (creating if needed) the store for writing: WAL, and its tables."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = Database(sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S))
+    _retry_while_locked(lambda: _set_up(db))
+    return db
+
+
+def _set_up(db: Database) -> None:
     # WAL lets readers (query commands, Datasette) run while the service writes.
     db.enable_wal()
     # Durable enough: under WAL, NORMAL fsyncs at checkpoints, not at every commit. A committed
@@ -44,24 +49,24 @@ def connect(path: Path) -> Database:
     # roll back the last few batches (whose offsets may already be committed). FULL would
     # add an fsync to every batch for that case, which a laptop audit store does not need.
     db.execute("PRAGMA synchronous=NORMAL")
-    # Keys that are not time-ordered scatter every batch over the event_id index: a page
-    # cache that holds most of it saves reading pages back (64 MiB; well under 200 MB).
+    # 16 MiB of page cache: with time-ordered keys the hot index pages are few, and a larger
+    # cache (64 MiB) bought no speed in the storage benchmark, only resident memory.
     db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     # Checkpoint every ~8 MB of WAL rather than 4 MB: an index page dirtied by many batches
     # is copied into the database less often. Not more: the checkpoint runs inside a batch's
     # commit, and at 80 MB its 60-100 ms stall set the p99 latency at 5,000 events/s
     # (~75 ms vs ~30 ms at 8 MB, same end-to-end rate; `python cli.py bench`).
     db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
-    _retry_while_locked(lambda: create_tables(db))
-    return db
+    create_tables(db)
 
 
 def _retry_while_locked(action: Callable[[], None]) -> None:
     """Run `action`, again while another instance holds the lock (bounded by the timeout).
 
-    Two services opening a new store at once both read "no such table" and then race to
-    create it; SQLite answers the loser "database is locked" at once rather than waiting,
-    since waiting on a read-to-write upgrade could deadlock. The second try finds the tables.
+    Two services opening a new store at once race to switch it to WAL and create its
+    tables; SQLite answers the loser "database is locked" at once rather than waiting (a
+    journal-mode switch or a read-to-write upgrade could deadlock). The next try finds the
+    work done.
     """
     deadline = time.monotonic() + BUSY_TIMEOUT_S
     while True:

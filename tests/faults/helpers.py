@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.events import generate_events
@@ -71,15 +71,35 @@ def start_storage(
         return subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
+def high_watermarks(settings: Settings, timeout_s: float = 30) -> list[int]:
+    """The end offset of each partition of the topic (messages in it, as nothing is deleted).
+
+    Right after a broker restart its partitions may not have a leader yet: asked again until
+    `timeout_s` passes."""
+    consumer = Consumer(settings.kafka_config(**{"group.id": "watermarks"}))
+    parts = [TopicPartition(settings.topic, p) for p in range(settings.partitions)]
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                return [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        consumer.close()
+
+
 def offsets(settings: Settings, group: str) -> list[tuple[int, int]]:
     """(committed offset, high watermark) of each partition of the topic, for `group`."""
     consumer = Consumer(settings.kafka_config(**{"group.id": group}))
     try:
         parts = [TopicPartition(settings.topic, p) for p in range(settings.partitions)]
         committed = consumer.committed(parts, timeout=10)
-        highs = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
     finally:
         consumer.close()
+    highs = high_watermarks(settings)
     return [(tp.offset, high) for tp, high in zip(committed, highs, strict=True)]
 
 

@@ -348,7 +348,7 @@ def test_uuid_objects_and_strings_store_alike(db_path: Path) -> None:
 
 def test_instances_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
     """Two storage services started together race to create the tables; neither may fail."""
-    for attempt in range(10):
+    for attempt in range(30):
         path = tmp_path / f"race-{attempt}.db"
         errors: list[BaseException] = []
 

@@ -1,0 +1,49 @@
+"""`produce`, `consume` and `dlq` through click's runner against the real broker and registry."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from cli import cli
+from pipeline.config import Settings
+from tests.order_helpers import produce_raw, register_v1
+
+
+def test_consume_on_another_topic_dead_letters_to_that_topics_dlq(settings: Settings) -> None:
+    register_v1(settings)
+    produce_raw(settings, settings.topic, [(b"k1", b"not an order event")])
+    root = [
+        "--bootstrap-servers",
+        settings.bootstrap_servers,
+        "--registry-url",
+        settings.registry_url,
+    ]
+    result = CliRunner().invoke(
+        cli,
+        [
+            *root,
+            "consume",
+            "analytics",
+            "--topic",
+            settings.topic,
+            "--json",
+            "--group",
+            f"analytics-{settings.topic}",
+            "--max-events",
+            "1",
+            "--idle-timeout",
+            "20",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert settings.dlq_topic == f"{settings.topic}.dlq"
+    result = CliRunner().invoke(cli, [*root, "dlq", "--topic", settings.dlq_topic, "--json"])
+    assert result.exit_code == 0, result.output
+    letters = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert len(letters) == 1
+    headers = letters[0]["headers"]
+    assert headers["dlq.kind"] == "not-wire-format"
+    assert headers["dlq.topic"] == settings.topic
+    assert headers["dlq.service"] == "analytics"
