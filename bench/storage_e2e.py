@@ -34,7 +34,6 @@ from pipeline.services.storage import StorageService
 from pipeline.services.summary import RunSummary
 
 MiB = 2**20
-PREFETCH = {"queued.min.messages": "20000", "queued.max.messages.kbytes": "16384"}
 
 
 @contextmanager
@@ -100,9 +99,7 @@ def consume(settings: Settings, events: int, batch: int) -> None:
     child = [sys.executable, __file__, "--produce-only", "--events", str(events)]
     child += ["--topic", settings.topic, "--registry-url", settings.registry_url]
     subprocess.run(child, check=True, timeout=1200)
-    # librdkafka prefetches up to 100,000 messages per partition by default (~150 MB here);
-    # a bounded prefetch keeps the service's memory flat at no cost in throughput.
-    settings = settings.with_(client_properties=PREFETCH)
+    # The runner bounds librdkafka's prefetch itself: the service runs as `consume` runs it.
     meter, service = Meter(), StorageService(settings)
     options = RunOptions(batch_size=batch, max_events=events, idle_timeout_s=30.0)
     summary = Runner(settings, service, options, on_tick=meter.tick).run()

@@ -29,6 +29,10 @@ from pipeline.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 REGISTRY_RETRY_MAX_S = 10.0
+# librdkafka prefetches up to 64 MiB by default; on a backlog that is most of a service's
+# memory. 4 MiB (~30,000 events) keeps any service busy for seconds and cut the storage
+# service's peak by ~65 MiB (`python cli.py bench`).
+PREFETCH = {"queued.max.messages.kbytes": 4096, "queued.min.messages": 5000}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,18 +94,14 @@ class Runner:
         return self.summary
 
     def _consumer_config(self) -> dict[str, Any]:
-        return self.settings.kafka_config(
+        own = self.settings.kafka_config(
             **{
                 "group.id": self.summary.group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
-                # librdkafka prefetches up to 64 MiB by default; on a backlog that is most of
-                # a service's memory. 4 MiB (~30,000 events) keeps any service busy for
-                # seconds and cut the storage service's peak by ~65 MiB (`cli.py bench`).
-                "queued.max.messages.kbytes": 4096,
-                "queued.min.messages": 5000,
             }
         )
+        return {**PREFETCH, **own}  # the user's client properties may tune the prefetch
 
     def _loop(self, consumer: Consumer, decoder: AvroDecoder, dlq: DeadLetterWriter) -> None:
         options = self.options
