@@ -18,6 +18,7 @@ from pipeline.errors import DevStackError, MissingToolError
 
 MIN_JAVA = 17
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def java_executable() -> str:
@@ -99,10 +100,13 @@ def resolve_classpath(pom: Path, workdir: Path) -> str:
 
 
 def _maven_error(output: str) -> str:
+    """Maven's first [ERROR] line, without colour codes and its "-> [Help 1]" pointer."""
+    lines = _ANSI.sub("", output).splitlines()
     errors = [
-        line for line in output.splitlines() if line.startswith("[ERROR]") and line[8:].strip()
+        line[8:].split(" -> [Help")[0].strip() for line in lines if line.startswith("[ERROR]")
     ]
-    return errors[0][8:].strip()[:400] if errors else output.strip()[-400:] or "unknown error"
+    errors = [line for line in errors if line]
+    return errors[0][:400] if errors else output.strip()[-400:] or "unknown error"
 
 
 def _write_atomically(path: Path, text: str) -> None:
