@@ -14,6 +14,7 @@ from pipeline.benchmark.chart import draw
 from pipeline.benchmark.options import BenchOptions
 from pipeline.benchmark.report import CHART_NAME, table, write_json
 from pipeline.benchmark.run import run_bench
+from pipeline.errors import ConfigError
 
 
 @click.command()
@@ -71,6 +72,10 @@ def bench(
         "output_dir": output,
     }
     options = replace(options, chart=not no_chart, **{k: v for k, v in changes.items() if v})
+    try:  # before minutes of measuring, not after
+        options.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write results to {options.output_dir}: {exc.strerror}") from exc
     root = ctx.find_root().params
     try:
         result = run_bench(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -41,7 +41,7 @@ def query_sql(db_path: Path, statement: str, as_json: bool, as_csv: bool) -> Non
     Example: python cli.py query sql "SELECT status, count(*) FROM events GROUP BY 1"
     """
     fmt = chosen_format(as_json, as_csv)
-    with _opened(db_path) as db:
+    with closing(open_read_only(db_path)) as db:
         click.echo(render([reports.sql(db, statement)], fmt))
 
 
@@ -55,7 +55,7 @@ def query_order(db_path: Path, order_id: str, as_json: bool, as_csv: bool) -> No
     Example: python cli.py query order 8cd9b722-2525-48fd-9d65-510c97ffb711
     """
     fmt = chosen_format(as_json, as_csv)
-    with _opened(db_path) as db:
+    with closing(open_read_only(db_path)) as db:
         timeline = reports.order_timeline(db, order_id)
         current = reports.current_order(db, order_id)
     if fmt == "table" and current:
@@ -72,19 +72,5 @@ def query_stats(db_path: Path, as_json: bool, as_csv: bool) -> None:
     Example: python cli.py query stats --json
     """
     fmt = chosen_format(as_json, as_csv)
-    with _opened(db_path) as db:
+    with closing(open_read_only(db_path)) as db:
         click.echo(render(reports.stats(db), fmt))
-
-
-class _opened:
-    """A read-only connection closed on exit, whatever happens."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> Any:
-        self.db = open_read_only(self.path)
-        return self.db
-
-    def __exit__(self, *_exc: object) -> None:
-        self.db.conn.close()

@@ -46,8 +46,8 @@ def schema_list(ctx: click.Context) -> None:
     Example: python cli.py schema list
     """
     with subjects.connected(settings_of(ctx)) as client:
-        infos = subjects.list_subjects(client)
         global_level = subjects.subject_level(client, None)
+        infos = subjects.list_subjects(client, global_level)
     click.echo(f"global compatibility level: {global_level}")
     if not infos:
         click.echo("no subjects registered")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from pipeline import clients
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
-from pipeline.producer import close_producer
 
 FLUSH_TIMEOUT_S = 30.0
 # Durable and in order; a few ms of linger batches a service's output cheaply.
@@ -31,7 +31,7 @@ class CheckedProducer:
         self, value: bytes | None, key: bytes | str | None, headers: Headers | None = None
     ) -> None:
         if self._producer is None:
-            self._producer = Producer(self._settings.kafka_config(**OUTPUT_CONFIG))
+            self._producer = clients.producer(self._settings.kafka_config(**OUTPUT_CONFIG))
         self._producer.produce(
             self.topic, value=value, key=key, headers=headers, on_delivery=self._delivered
         )
@@ -48,7 +48,7 @@ class CheckedProducer:
 
     def close(self) -> None:
         if self._producer is not None:
-            close_producer(self._producer, FLUSH_TIMEOUT_S)
+            clients.close_producer(self._producer, FLUSH_TIMEOUT_S)
             self._producer = None
 
     def _delivered(self, error: KafkaError | None, _message: Message) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
+from pipeline import clients
 from pipeline.config import Settings
 from pipeline.delivery import CheckedProducer
 from pipeline.errors import PipelineError
@@ -97,7 +98,7 @@ class DeadLetterRecord:
 
 def read_dead_letters(settings: Settings, limit: int = 100) -> list[DeadLetterRecord]:
     """The last `limit` records of the dead-letter topic (read without a consumer group)."""
-    consumer = Consumer(
+    consumer = clients.consumer(
         settings.kafka_config(**{"group.id": "dlq-reader", "enable.auto.commit": False})
     )
     try:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from pipeline import clients
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.events import generate_events
@@ -132,7 +133,7 @@ def send_events(
 ) -> ProduceSummary:
     summary = ProduceSummary(settings.topic, encoder.schema_id)
     stop = threading.Event()
-    producer = Producer(settings.kafka_config(**PRODUCER_CONFIG))
+    producer = clients.producer(settings.kafka_config(**PRODUCER_CONFIG))
     started = time.monotonic()
     try:
         with stop_on_signals(stop):
@@ -143,7 +144,7 @@ def send_events(
         summary.interrupted = True
         summary.errors.insert(0, str(exc))
     finally:
-        close_producer(producer, FLUSH_TIMEOUT_S)
+        clients.close_producer(producer, FLUSH_TIMEOUT_S)
         summary.elapsed_s = time.monotonic() - started
     summary.interrupted = summary.interrupted or stop.is_set()
     return summary
@@ -201,13 +202,3 @@ def _send_when_room(
         except BufferError:
             continue
     raise ProduceError(f"the producer queue stayed full for {FLUSH_TIMEOUT_S:.0f} s")
-
-
-def close_producer(producer: Producer, timeout_s: float) -> int:
-    """Flush within `timeout_s`, drop what is left, close; returns how many were dropped."""
-    left = producer.flush(timeout_s)
-    if left:
-        producer.purge()
-        producer.flush(1.0)
-    producer.close()
-    return int(left)

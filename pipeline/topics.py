@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
+from pipeline import clients
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 
@@ -33,12 +34,14 @@ def pipeline_topics(settings: Settings) -> dict[str, int]:
 
 def ensure_topics(settings: Settings, wanted: Mapping[str, int]) -> list[str]:
     """Create those of `wanted` (name → partitions) that do not exist; return the created."""
-    # Level 5 drops the info line librdkafka logs when a short-lived admin client goes away.
-    admin = AdminClient(settings.kafka_config(log_level=5))
+    # Level 2 keeps librdkafka's connection-refused lines (level 3) off the user's terminal:
+    # an unreachable broker is reported once, below.
+    admin = clients.admin(settings.kafka_config(log_level=2))
     try:
         metadata = admin.list_topics(timeout=TIMEOUT_S)
     except KafkaException as exc:
-        raise TopicError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+        reason = exc.args[0].str()
+        raise TopicError(f"cannot reach Kafka at {settings.bootstrap_servers}: {reason}") from exc
     missing = [name for name in wanted if name not in metadata.topics]
     if not missing:
         return []

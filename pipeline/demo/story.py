@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
-
+from pipeline import clients
 from pipeline.config import Settings
 from pipeline.demo.services import ServicesInBackground
 from pipeline.devstack.layout import PROJECT_ROOT
@@ -123,7 +122,7 @@ def _try_breaking(settings: Settings, subject: str, say: Say) -> str:
 
 
 def _send_poison(settings: Settings) -> int:
-    producer = Producer(settings.kafka_config(acks="all"))
+    producer = clients.producer(settings.kafka_config(acks="all"))
     for number, value in enumerate(POISON):
         producer.produce(settings.topic, value, key=f"poison-{number}")
     remaining = producer.flush(30)

@@ -66,24 +66,29 @@ def call(action: Callable[[], T], what: str) -> T:
         raise RegistryError(f"{what}: cannot reach the schema registry ({exc})") from exc
 
 
-def list_subjects(client: SchemaRegistryClient) -> list[SubjectInfo]:
+def list_subjects(client: SchemaRegistryClient, global_level: str) -> list[SubjectInfo]:
     infos = []
     for subject in sorted(call(client.get_subjects, "listing subjects")):
         versions = _live_versions(client, subject)
         numbers = tuple(v.version or 0 for v in versions)
         ids = tuple(v.schema_id or 0 for v in versions)
-        infos.append(SubjectInfo(subject, numbers, ids, subject_level(client, subject)))
+        level = subject_level(client, subject, global_level)
+        infos.append(SubjectInfo(subject, numbers, ids, level))
     return infos
 
 
-def subject_level(client: SchemaRegistryClient, subject: str | None) -> str:
-    """The level in force for `subject` (its own, else the global one)."""
-    if subject is None:
-        return call(client.get_compatibility, "reading the global level")
-    try:
-        return call(lambda: client.get_compatibility(subject), f"level of {subject}")
-    except RegistryError:
-        return call(client.get_compatibility, "reading the global level")
+def subject_level(
+    client: SchemaRegistryClient, subject: str | None, global_level: str | None = None
+) -> str:
+    """The level in force for `subject`: its own, else the global one (asked once)."""
+    if subject is not None:
+        try:
+            return call(partial(client.get_compatibility, subject), f"level of {subject!r}")
+        except RegistryError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, SchemaRegistryError) and cause.http_status_code == 404):
+                raise
+    return global_level or call(client.get_compatibility, "reading the global level")
 
 
 def show(client: SchemaRegistryClient, subject: str, version: int | None) -> RegisteredSchema:
@@ -146,12 +151,14 @@ def parse_level(level: str) -> Level:
 
 
 def _live_versions(client: SchemaRegistryClient, subject: str) -> list[RegisteredSchema]:
+    """The subject's live versions; none for a subject the registry does not know."""
     try:
-        numbers = client.get_versions(subject)
-    except SchemaRegistryError as exc:
-        if exc.error_code == SUBJECT_NOT_FOUND:
+        numbers = call(partial(client.get_versions, subject), f"versions of {subject!r}")
+    except RegistryError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, SchemaRegistryError) and cause.error_code == SUBJECT_NOT_FOUND:
             return []
-        raise RegistryError(f"versions of {subject!r}: {exc.error_message}") from exc
+        raise
     return [call(partial(client.get_version, subject, v), subject) for v in numbers]
 
 
@@ -178,14 +185,24 @@ def _post_json(settings: Settings, path: str, body: dict[str, Any]) -> dict[str,
     if settings.registry_auth:
         token = base64.b64encode(settings.registry_auth.encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
+    what = f"compatibility check in {subject_of(path)!r}"
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return dict(json.loads(response.read()))
     except urllib.error.HTTPError as exc:
-        detail = json.loads(exc.read() or b"{}").get("message", exc.reason)
-        raise RegistryError(f"compatibility check in {subject_of(path)!r}: {detail}") from exc
+        raise RegistryError(f"{what}: {_error_message(exc)}") from exc
     except OSError as exc:
         raise RegistryError(f"cannot reach the schema registry: {exc}") from exc
+    except ValueError as exc:  # an answer that is not a JSON object (a proxy's page, say)
+        raise RegistryError(f"{what}: the registry's answer is not JSON ({exc})") from exc
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    """Confluent's {"error_code", "message"} body, or the HTTP reason if it is not one."""
+    try:
+        return str(json.loads(exc.read() or b"{}").get("message", exc.reason))
+    except (ValueError, AttributeError):
+        return str(exc.reason)
 
 
 def _text(registered: RegisteredSchema) -> str:

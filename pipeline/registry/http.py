@@ -73,6 +73,7 @@ class Handler(BaseHTTPRequestHandler):
     max_body: ClassVar[int]
     server: Server
     fields: dict[str, str]  # request headers, names in lower case
+    body_read: bool  # whether this request's body was consumed from the connection
     raw_requestline: bytes  # set by the stdlib before parse_request
 
     def setup(self) -> None:
@@ -132,6 +133,7 @@ class Handler(BaseHTTPRequestHandler):
     do_TRACE = do_CONNECT = do_QUERY = do_GET
 
     def dispatch(self) -> None:
+        self.body_read = False
         try:
             if self.auth is not None and not self.auth.allows(self.fields.get("authorization")):
                 raise Unauthorized("Unauthorized: this registry needs HTTP basic auth")
@@ -142,6 +144,10 @@ class Handler(BaseHTTPRequestHandler):
             body = result.body if isinstance(result, Raw) else json.dumps(result).encode()
             self.reply(200, body)
         except ApiError as exc:
+            if not self.body_read and self.fields.get("content-length", "0") != "0":
+                # Refused before its body was read (401, 404, 405): on a kept-alive
+                # connection that body would be taken as the next request.
+                self.close_connection = True
             self.reply_error(exc)
         except RecursionError:
             # Input nested deeper than any check expects (a schema through its references).
@@ -166,6 +172,7 @@ class Handler(BaseHTTPRequestHandler):
             raise PayloadTooLarge(
                 f"The request body is {length} bytes; the limit is {self.max_body} bytes"
             )
+        self.body_read = True
         return self.rfile.read(length) if length > 0 else b""
 
     def reply_error(self, error: ApiError) -> None:

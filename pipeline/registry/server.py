@@ -65,12 +65,12 @@ class RegistryServer:
             self._topic.open()
             auth = BasicAuth(config.basic_auth) if config.basic_auth is not None else None
             registry = Registry(self._state, self._topic)
-            self._http = make_server(
-                config.host, config.port, registry, Router(ROUTES), auth, config.max_body_bytes
-            )
-        except OSError as exc:
-            self.stop()
-            raise RegistryError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+            try:
+                self._http = make_server(
+                    config.host, config.port, registry, Router(ROUTES), auth, config.max_body_bytes
+                )
+            except OSError as exc:  # only binding: a Kafka timeout is an OSError too
+                raise RegistryError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
         except BaseException:
             self.stop()
             raise

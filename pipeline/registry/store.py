@@ -22,8 +22,9 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
+from pipeline import clients
 from pipeline.errors import RegistryError
 from pipeline.registry.errors import StoreTimeout, StoreUnavailable
 
@@ -69,7 +70,7 @@ class SchemasTopic:
     def open(self) -> None:
         """Ensure the topic, replay it to its end, then keep following it in a thread."""
         self.ensure_topic()
-        self._consumer = Consumer(
+        self._consumer = clients.consumer(
             {
                 **self._base,
                 "group.id": f"schema-registry-{uuid.uuid4().hex[:8]}",
@@ -87,7 +88,7 @@ class SchemasTopic:
                 f"could not replay topic {self._topic} to offset {end} "
                 f"within {self._timeout_s:.0f}s (reached {self._position})"
             )
-        self._producer = Producer(
+        self._producer = clients.producer(
             {
                 **self._base,
                 "acks": "all",
@@ -109,12 +110,12 @@ class SchemasTopic:
             self._consumer.close()
         self._consumer = None
         if self._producer is not None:
-            self._producer.flush(5)
+            clients.close_producer(self._producer, 5)
             self._producer = None
 
     def ensure_topic(self) -> None:
         """Create the compacted one-partition topic, or check the existing one."""
-        admin = AdminClient(self._base)
+        admin = clients.admin(self._base)
         try:
             metadata = admin.list_topics(timeout=self._timeout_s)
         except KafkaException as exc:

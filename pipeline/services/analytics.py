@@ -8,7 +8,7 @@ terminal. Nothing here is durable: a restarted analytics counts from its committ
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +43,16 @@ class Snapshot:
         }
 
 
+MAX_ORDERS = 1_000_000
+
+
+def _remember(orders: OrderedDict[Hashable, None], order_id: Hashable) -> None:
+    orders[order_id] = None
+    orders.move_to_end(order_id)
+    if len(orders) > MAX_ORDERS:
+        orders.popitem(last=False)
+
+
 class Aggregator:
     """Running aggregates; the rate counts events per whole second of `clock` time."""
 
@@ -54,7 +64,10 @@ class Aggregator:
         self._by_status: Counter[str] = Counter()
         self._by_source: Counter[str] = Counter()
         self._buckets: deque[list[int]] = deque()  # [second, count], oldest first
-        self._in_flight: set[Hashable] = set()
+        # Orders seen but not delivered, and orders delivered (so that a late or re-delivered
+        # earlier step does not bring one back); both forget their oldest beyond MAX_ORDERS.
+        self._in_flight: OrderedDict[Hashable, None] = OrderedDict()
+        self._done: OrderedDict[Hashable, None] = OrderedDict()
         self._delivered = 0
 
     def add(self, status: str, source: str, order_id: Hashable) -> None:
@@ -70,11 +83,11 @@ class Aggregator:
         else:
             self._buckets.append([second, 1])
         if status == Status.DELIVERED:
-            if order_id in self._in_flight:
-                self._in_flight.discard(order_id)
+            self._in_flight.pop(order_id, None)
+            _remember(self._done, order_id)
             self._delivered += 1
-        else:
-            self._in_flight.add(order_id)
+        elif order_id not in self._done:
+            _remember(self._in_flight, order_id)
 
     def snapshot(self) -> Snapshot:
         now = self._clock()

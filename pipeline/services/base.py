@@ -46,7 +46,11 @@ class Service(Protocol):
     name: str  # the consumer group id too ("order-processor", "analytics", "storage")
 
     def handle(self, batch: Sequence[Event]) -> Sequence[Refusal]:
-        """Do the work durably; return the events to dead-letter."""
+        """Do the work durably; return the events to dead-letter.
+
+        A `RegistryError` (registry unreachable) may be raised only before anything of the
+        batch is done: the runner then reads the batch again later.
+        """
         ...
 
     def close(self) -> None: ...

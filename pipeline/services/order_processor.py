@@ -15,7 +15,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -78,22 +78,24 @@ class OrderProcessor:
         self._encoder: AvroEncoder | None = None
 
     def handle(self, batch: Sequence[Event]) -> Sequence[Refusal]:
+        # Set up the alert output before any state changes: if the registry cannot be reached
+        # the batch is read again later, and must then find the tracker as it was.
+        encoder = self._started()
         refusals: list[Refusal] = []
         for event in batch:
             try:
-                order_id = str(event.value["order_id"])
-                event_id = str(event.value["event_id"])
-                status = str(event.value["status"])
-                timestamp_ms = epoch_ms(event.value["timestamp"])
+                step = Step.of(event)
             except (KeyError, TypeError, ValueError) as exc:
                 refusals.append(Refusal(event, f"not an order event: missing or bad {exc}"))
                 continue
-            previous = self.tracker.status_of(order_id)
-            verdict = self.tracker.apply(order_id, event_id, status, timestamp_ms)
+            previous = self.tracker.status_of(step.order_id)
+            verdict = self.tracker.apply(*step)
             self.counts["events"] += 1
             self.counts[verdict.alert.value if verdict.alert else "legal"] += 1
             if verdict.alert is not None:
-                self._send_alert(event, verdict, previous, order_id, event_id, timestamp_ms)
+                self._alerts.send(
+                    encoder.encode(alert(event, step, verdict, previous)), step.order_id
+                )
         self._alerts.flush()
         return refusals
 
@@ -109,40 +111,12 @@ class OrderProcessor:
     def close(self) -> None:
         self._alerts.close()
 
-    def _send_alert(
-        self,
-        event: Event,
-        verdict: Verdict,
-        previous: str | None,
-        order_id: str,
-        event_id: str,
-        timestamp_ms: int,
-    ) -> None:
-        encoder = self._started()
-        kind = verdict.alert.value if verdict.alert else ""
-        where = f"{event.topic}:{event.partition}:{event.offset}:{kind}"
-        record = {
-            # Derived from the message, so a re-delivered event raises the same alert id.
-            "alert_id": str(uuid.uuid5(ALERT_NAMESPACE, where)),
-            "kind": kind,
-            "detail": verdict.detail,
-            "order_id": order_id,
-            "event_id": event_id,
-            "status": str(event.value["status"]),
-            "previous_status": previous,
-            "event_timestamp": timestamp_ms,
-            "topic": event.topic,
-            "partition": event.partition,
-            "offset": event.offset,
-            "detected_at": int(time.time() * 1000),
-        }
-        self._alerts.send(encoder.encode(record), order_id)
-
     def _started(self) -> AvroEncoder:
-        """The alert encoder and topic, set up on the first alert (no I/O before)."""
+        """The alert encoder and topic, set up on the first batch (no I/O before)."""
         if self._encoder is None:
-            self._encoder = self._alert_encoder()
+            encoder = self._alert_encoder()
             ensure_topics(self.settings, {self.settings.alerts_topic: self.settings.partitions})
+            self._encoder = encoder
         return self._encoder
 
     def _alert_encoder(self) -> AvroEncoder:
@@ -150,12 +124,53 @@ class OrderProcessor:
         # (unlike order events, whose schema only `schema register` may add).
         schema_str = load_schema_file(self._alert_schema)
         subject = f"{self.settings.alerts_topic}-value"
+        client = registry_client(self.settings)
         try:
-            schema_id = registry_client(self.settings).register_schema(
-                subject, Schema(schema_str, "AVRO")
-            )
-        except SchemaRegistryError as exc:
-            raise RegistryError(f"cannot register the alert schema in {subject!r}: {exc}") from exc
-        except Exception as exc:
+            schema_id = client.register_schema(subject, Schema(schema_str, "AVRO"))
+        except SchemaRegistryError as exc:  # refused: retrying will not help
+            raise AlertError(f"cannot register the alert schema in {subject!r}: {exc}") from exc
+        except Exception as exc:  # unreachable: the runner reads the batch again later
             raise RegistryError(f"cannot reach the schema registry: {exc}") from exc
+        finally:
+            client.close()
         return AvroEncoder(schema_id, schema_str)
+
+
+class Step(NamedTuple):
+    """What the lifecycle rules need of an event, in `LifecycleTracker.apply`'s order."""
+
+    order_id: str
+    event_id: str
+    status: str
+    timestamp_ms: int
+
+    @classmethod
+    def of(cls, event: Event) -> Step:
+        value = event.value
+        return cls(
+            str(value["order_id"]),
+            str(value["event_id"]),
+            str(value["status"]),
+            epoch_ms(value["timestamp"]),
+        )
+
+
+def alert(event: Event, step: Step, verdict: Verdict, previous: str | None) -> dict[str, Any]:
+    """The order-alerts record for an event the rules flagged."""
+    kind = verdict.alert.value if verdict.alert else ""
+    where = f"{event.topic}:{event.partition}:{event.offset}:{kind}"
+    return {
+        # Derived from the message, so a re-delivered event raises the same alert id.
+        "alert_id": str(uuid.uuid5(ALERT_NAMESPACE, where)),
+        "kind": kind,
+        "detail": verdict.detail,
+        "order_id": step.order_id,
+        "event_id": step.event_id,
+        "status": step.status,
+        "previous_status": previous,
+        "event_timestamp": step.timestamp_ms,
+        "topic": event.topic,
+        "partition": event.partition,
+        "offset": event.offset,
+        "detected_at": int(time.time() * 1000),
+    }

@@ -17,9 +17,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from pipeline import clients
 from pipeline.config import Settings
 from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
-from pipeline.errors import ConfigError, RegistryError
+from pipeline.errors import ConfigError, PipelineError, RegistryError
 from pipeline.serde import AvroDecoder, DecodeError, registry_client
 from pipeline.services.base import Event, Service
 from pipeline.services.offsets import OffsetBook
@@ -43,6 +44,10 @@ class RunOptions:
     max_events: int | None = None  # stop once this many messages are done (tests, demo)
     idle_timeout_s: float | None = None  # stop after this long with nothing to read
     handle_signals: bool = True  # SIGINT/SIGTERM stop the loop (main thread only)
+
+
+class ConsumeError(PipelineError):
+    """The consumer hit an error Kafka calls fatal; the service cannot go on."""
 
 
 class Runner:
@@ -70,11 +75,12 @@ class Runner:
         self._stop.set()
 
     def run(self) -> RunSummary:
-        ensure_topics(self.settings, {self.settings.topic: self.settings.partitions})
-        ensure_topics(self.settings, {self.settings.dlq_topic: 1})
-        decoder = AvroDecoder(registry_client(self.settings), f"{self.settings.topic}-value")
+        topics = {self.settings.topic: self.settings.partitions, self.settings.dlq_topic: 1}
+        ensure_topics(self.settings, topics)
+        registry = registry_client(self.settings)
+        decoder = AvroDecoder(registry, f"{self.settings.topic}-value")
         dlq = DeadLetterWriter(self.settings)
-        consumer = Consumer(self._consumer_config())
+        consumer = clients.consumer(self._consumer_config())
         try:
             with stop_on_signals(self._stop, self.options.handle_signals):
                 consumer.subscribe(
@@ -84,11 +90,14 @@ class Runner:
                     on_lost=lambda c, parts: self._revoked(c, parts, commit=False),
                 )
                 self._loop(consumer, decoder, dlq)
+        except KafkaException as exc:  # fatal: authentication, authorization, a fenced member
+            raise ConsumeError(f"{self.service.name} stopped: {exc.args[0].str()}") from exc
         finally:
             try:
                 consumer.close()
             finally:
                 dlq.close()
+                registry.close()
                 self.service.close()
         self.summary.finish()
         return self.summary
@@ -151,11 +160,12 @@ class Runner:
                     events.append(_event(message, decoder))
                 except DecodeError as exc:
                     letters.append(self._letter(message, exc.kind, str(exc)))
+            # A service raises RegistryError only before it changes anything (its contract).
+            refusals = self.service.handle(events) if events else ()
         except RegistryError as exc:
             self._retry_later(consumer, messages, exc)
             return
         self._registry_failures = 0
-        refusals = self.service.handle(events) if events else ()
         for refusal in refusals:
             letters.append(self._letter(refusal.event, "refused", refusal.reason))
         for letter in letters:

@@ -45,3 +45,12 @@ def test_quick_bench_writes_every_figure(
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "end to end into SQLite (events/s)" in result.stdout
     assert f"figures: {tmp_path / 'bench.json'}" in result.stdout
+
+
+def test_an_output_folder_that_cannot_be_made_fails_before_measuring(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(cli, ["bench", "--quick", "--output", str(blocker / "results")])
+    assert result.exit_code == 1
+    expected = f"Error: cannot write results to {blocker / 'results'}: Not a directory\n"
+    assert result.output == expected

@@ -47,3 +47,15 @@ def test_consume_on_another_topic_dead_letters_to_that_topics_dlq(settings: Sett
     assert headers["dlq.kind"] == "not-wire-format"
     assert headers["dlq.topic"] == settings.topic
     assert headers["dlq.service"] == "analytics"
+
+
+def test_a_client_property_librdkafka_refuses_is_one_line(settings: Settings, tmp_path) -> None:
+    props = tmp_path / "client.properties"
+    props.write_text("# a typo in a managed cluster's settings\nno.such.property=1\n")
+    root = ["--bootstrap-servers", settings.bootstrap_servers, "--client-properties", str(props)]
+    for command in (["dlq"], ["consume", "analytics", "--topic", settings.topic]):
+        result = CliRunner().invoke(cli, [*root, *command])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("Error: Kafka client configuration refused: ")
+        assert "no.such.property" in result.output
+        assert "Traceback" not in result.output

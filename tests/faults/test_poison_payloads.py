@@ -24,9 +24,10 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Producer
 
+from pipeline.clients import close_producer
 from pipeline.config import Settings
 from pipeline.dlq import read_dead_letters
-from pipeline.producer import DEFAULT_SCHEMA, close_producer
+from pipeline.producer import DEFAULT_SCHEMA
 from pipeline.serde import AvroEncoder, load_schema_file
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService

@@ -137,3 +137,28 @@ def test_wire_refuses_lone_surrogates() -> None:
     with pytest.raises(Unprocessable, match="lone surrogate"):
         schema_request({"schema": '"string"', "references": refs})
     assert schema_request({"schema": '{"type": "string", "doc": "\\ud800"}'}).schema_type == "AVRO"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/no/such/path"), ("PUT", "/schemas/types"), ("POST", "/subjects")],
+)
+def test_a_body_refused_before_it_is_read_does_not_poison_a_kept_alive_connection(
+    registry_url: str, method: str, path: str
+) -> None:
+    """404 and 405 come before the body is read: the next request must still be answered."""
+    parts = urlsplit(registry_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        body = json.dumps({"schema": '{"type": "string"}'})
+        conn.request(method, path, body, {"Content-Type": "application/json"})
+        first = conn.getresponse()
+        first.read()
+        assert first.status in (404, 405)
+        assert first.getheader("Connection") == "close"
+        conn.request("GET", "/subjects")  # http.client reconnects after Connection: close
+        second = conn.getresponse()
+        assert second.status == 200
+        assert isinstance(json.loads(second.read()), list)
+    finally:
+        conn.close()

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from itertools import islice
 
+import pytest
+
 from pipeline.config import Settings
 from pipeline.events import Source, Status, generate_events
 from pipeline.producer import ProduceOptions, produce
+from pipeline.services import analytics
 from pipeline.services.analytics import Aggregator, Analytics, render
 from pipeline.services.runner import Runner, RunOptions
 from tests.order_helpers import register_v1
@@ -34,6 +37,20 @@ def test_counts_by_status_and_source_and_orders_in_flight() -> None:
     assert snap.by_source == {"WEB": 4, "MOBILE": 0, "API": 1}
     assert snap.in_flight == 1
     assert snap.delivered == 1
+
+
+def test_a_late_step_does_not_bring_a_delivered_order_back_and_memory_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agg = Aggregator(window_s=10, clock=Clock())
+    agg.add("PLACED", "WEB", "o1")
+    agg.add("DELIVERED", "WEB", "o1")
+    agg.add("SHIPPED", "WEB", "o1")  # swapped or re-delivered: arrives after DELIVERED
+    assert agg.snapshot().in_flight == 0
+    monkeypatch.setattr(analytics, "MAX_ORDERS", 3)
+    for number in range(10):
+        agg.add("PLACED", "WEB", f"never-delivered-{number}")
+    assert agg.snapshot().in_flight == 3  # the oldest are forgotten, not kept forever
 
 
 def test_unexpected_values_are_counted_under_their_own_name() -> None:

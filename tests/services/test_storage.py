@@ -16,10 +16,10 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema
 
+from pipeline.clients import close_producer
 from pipeline.config import Settings
 from pipeline.dlq import read_dead_letters
 from pipeline.events import generate_events
-from pipeline.producer import close_producer
 from pipeline.serde import AvroEncoder, registry_client
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService
