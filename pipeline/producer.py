@@ -111,9 +111,11 @@ def produce(
 ) -> ProduceSummary:
     """Send generated events; fails before sending anything if the schema is not registered."""
     schema_str = load_schema_file(options.schema_path)
-    encoder = AvroEncoder.for_subject(
-        registry_client(settings), f"{settings.topic}-value", schema_str
-    )
+    client = registry_client(settings)
+    try:
+        encoder = AvroEncoder.for_subject(client, f"{settings.topic}-value", schema_str)
+    finally:
+        client.close()
     ensure_topics(settings, {settings.topic: settings.partitions})
     events = generate_events(
         seed=options.seed,
