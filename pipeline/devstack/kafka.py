@@ -58,8 +58,15 @@ def server_properties(settings: DevStackSettings) -> str:
 
 
 def new_cluster_id() -> str:
-    """Kafka's cluster id format: a UUID as unpadded URL-safe base64."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """Kafka's cluster id format: a UUID as unpadded URL-safe base64.
+
+    Like Kafka's own `Uuid.randomUuid()`, never one that starts with "-": a command line
+    would take it for an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def prepare(settings: DevStackSettings) -> list[str]:
@@ -99,7 +106,7 @@ def format_storage(settings: DevStackSettings, base: list[str]) -> None:
     else:
         cluster_id = new_cluster_id()
         settings.cluster_id_file.write_text(cluster_id + "\n")
-    command = [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id]
+    command = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}"]
     command += ["-c", str(settings.server_properties.resolve())]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:

@@ -26,10 +26,13 @@ def test_server_properties_describe_one_kraft_node_on_the_chosen_ports(tmp_path:
     assert props["offsets.topic.replication.factor"] == "1"
 
 
-def test_cluster_id_is_a_uuid_in_kafkas_base64_form() -> None:
-    cluster_id = kafka.new_cluster_id()
-    assert len(cluster_id) == 22
-    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+def test_cluster_id_is_a_uuid_in_kafkas_base64_form_never_starting_with_a_dash() -> None:
+    # One random id in 64 would start with "-", which the storage tool takes for an option.
+    for _ in range(2_000):
+        cluster_id = kafka.new_cluster_id()
+        assert len(cluster_id) == 22
+        assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+        assert not cluster_id.startswith("-")
 
 
 def test_java_version_is_read_from_both_version_styles(tmp_path: Path) -> None:

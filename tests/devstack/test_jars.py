@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.devstack import jars
+from pipeline.devstack import jars, kafka, testing
 from pipeline.devstack.layout import DevStackSettings
 from pipeline.errors import DevStackError
 
@@ -54,3 +54,16 @@ def test_the_classpath_is_cached_per_pom_and_every_jar_exists(tmp_path: Path) ->
     # A second call reads the cache: Maven is not asked again.
     settings.classpath_file.write_text(f"{stamp}\n{classpath}")
     assert jars.kafka_classpath(settings) == classpath
+
+
+def test_storage_is_formatted_even_with_a_cluster_id_that_starts_with_a_dash(
+    tmp_path: Path,
+) -> None:
+    """A kept id from an older run may start with "-"; the storage tool must not take it
+    for an option."""
+    settings = testing.test_stack_settings(tmp_path)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.cluster_id_file.write_text("-Lxsq8mTQ1uTpkM5wN8hJw\n")
+    kafka.prepare(settings)
+    meta = (settings.kafka_data / "meta.properties").read_text()
+    assert "cluster.id=-Lxsq8mTQ1uTpkM5wN8hJw" in meta
