@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -47,3 +49,21 @@ def read_all(settings: Settings, topic: str, expected: int, timeout: float = 20)
     finally:
         consumer.close()
     return messages
+
+
+def fetch(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on the store, read-only (the service may be writing at the same time)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def stored_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        return int(fetch(path, "SELECT count(*) FROM events")[0][0])
+    except sqlite3.OperationalError:  # the service has not created its tables yet
+        return 0

@@ -3,7 +3,6 @@ what it stored and committed (SQLite file, consumer group offsets, topic waterma
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.events import generate_events
+from tests.order_helpers import fetch
 
 ROOT = Path(__file__).resolve().parents[2]
 # Seeded event streams start their simulated clock here, so a seed gives the same bytes.
@@ -24,24 +24,6 @@ START_MS = 1_735_689_600_000
 
 def seeded_events(count: int, seed: int, orders: int = 200) -> list[dict[str, Any]]:
     return list(islice(generate_events(seed=seed, orders=orders, start_ms=START_MS), count))
-
-
-def fetch(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    """Rows of `sql` on the store, read-only (the service may be writing at the same time)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
-def stored_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        return int(fetch(path, "SELECT count(*) FROM events")[0][0])
-    except sqlite3.OperationalError:  # the service has not created its tables yet
-        return 0
 
 
 def stored_ids(path: Path) -> list[str]:

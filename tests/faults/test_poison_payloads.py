@@ -32,8 +32,8 @@ from pipeline.serde import AvroEncoder, load_schema_file
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService
 from pipeline.topics import ensure_topics
-from tests.faults.helpers import duplicates, fetch, offsets, seeded_events, stored_ids
-from tests.order_helpers import register_v1
+from tests.faults.helpers import duplicates, offsets, seeded_events, stored_ids
+from tests.order_helpers import fetch, register_v1
 
 VALID, PER_KIND, SEED = 5_000, 200, 77
 HEADER = struct.Struct(">bI")

@@ -25,15 +25,13 @@ from pipeline.serde import AvroEncoder, load_schema_file, registry_client
 from pipeline.topics import ensure_topics
 from tests.faults.helpers import (
     duplicates,
-    fetch,
     offsets,
     seeded_events,
     start_storage,
     stored_ids,
-    stored_rows,
     wait_for,
 )
-from tests.order_helpers import register_v1
+from tests.order_helpers import fetch, register_v1, stored_rows
 
 TOTAL = 20_000
 RATE = 2_500.0  # events/s: production lasts 8 s, so the first kills fall while it runs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,16 +23,8 @@ from pipeline.serde import AvroEncoder, registry_client
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService
 from pipeline.topics import ensure_topics
+from tests.order_helpers import fetch, stored_rows
 from tests.store.schemas import USER_ID_AS_INT, V1, V2, event, order_value, writer
-
-
-def fetch(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
 
 # --- the service alone ---------------------------------------------------------------
 
@@ -250,12 +241,3 @@ def test_killed_mid_stream_and_restarted_leaves_no_duplicate_and_no_gap(
     )
     assert sum(n for n, _, _ in per_partition) == total
     assert all(low == 0 and high == n - 1 for n, low, high in per_partition)
-
-
-def stored_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        return int(fetch(path, "SELECT count(*) FROM events")[0][0])
-    except sqlite3.OperationalError:  # the child has not created the table yet
-        return 0

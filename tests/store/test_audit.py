@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.errors import StoreError
 from pipeline.store import AuditStore
+from tests.order_helpers import fetch
 from tests.store.schemas import (
     NEW_WITHOUT_DEFAULT,
     T0,
@@ -39,14 +40,6 @@ def db_path(tmp_path: Path) -> Path:
 def columns_of(path: Path, table: str = "events") -> list[tuple[str, str]]:
     with sqlite3.connect(path) as conn:
         return [(row[1], row[2]) for row in conn.execute(f"PRAGMA table_info({table})")]
-
-
-def fetch(path: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def test_file_is_wal_with_the_four_tables(db_path: Path) -> None:
