@@ -11,7 +11,6 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from pipeline.devstack import processes
-from pipeline.devstack.jars import java_executable, kafka_classpath
 from pipeline.devstack.layout import DevStackSettings
 from pipeline.errors import DevStackError
 
@@ -69,11 +68,12 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def prepare(settings: DevStackSettings) -> list[str]:
-    """Write the configuration, format storage once, and return the broker's command line."""
+def prepare(settings: DevStackSettings, java: str, classpath: str) -> list[str]:
+    """Write the configuration, format storage once, and return the broker's command line.
+
+    `java` and `classpath` come from `jars` (checked and resolved before the ports are).
+    """
     settings.home.mkdir(parents=True, exist_ok=True)
-    java = java_executable()
-    classpath = kafka_classpath(settings)
     settings.server_properties.write_text(server_properties(settings))
     settings.log4j_config.write_text(_LOG4J)
     base = [java, f"-Dlog4j2.configurationFile={settings.log4j_config.resolve()}", "-cp", classpath]

@@ -61,9 +61,14 @@ def remembered(settings: DevStackSettings) -> DevStackSettings:
 
 def fetch(settings: DevStackSettings) -> list[str]:
     """Check the tools and resolve the broker's jars; return the classpath entries."""
-    java_executable()
+    return _tools(settings)[1].split(os.pathsep)
+
+
+def _tools(settings: DevStackSettings) -> tuple[str, str]:
+    """The `java` to run and the broker's classpath (Java checked first, then Maven)."""
+    java = java_executable()
     settings.home.mkdir(parents=True, exist_ok=True)
-    return kafka_classpath(settings).split(os.pathsep)
+    return java, kafka_classpath(settings)
 
 
 def up(settings: DevStackSettings) -> UpResult:
@@ -84,10 +89,10 @@ def start_kafka(settings: DevStackSettings) -> bool:
     if processes.find_running(pid_file, processes.marker(settings.home)):
         _await(settings, kafka.PART, lambda: kafka.answers_metadata(settings.bootstrap), None)
         return False
-    fetch(settings)  # tools and jars first: a missing Java is the first thing to say
+    java, classpath = _tools(settings)  # before the ports: a missing Java is said first
     processes.ensure_port_free(settings.host, settings.kafka_port, "Kafka broker")
     processes.ensure_port_free(settings.host, settings.controller_port, "Kafka controller")
-    command = kafka.prepare(settings)
+    command = kafka.prepare(settings, java, classpath)
     proc = processes.start_detached(command, log_file, pid_file)
     _await(settings, kafka.PART, lambda: kafka.answers_metadata(settings.bootstrap), proc)
     return True

@@ -64,6 +64,6 @@ def test_storage_is_formatted_even_with_a_cluster_id_that_starts_with_a_dash(
     settings = testing.test_stack_settings(tmp_path)
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.cluster_id_file.write_text("-Lxsq8mTQ1uTpkM5wN8hJw\n")
-    kafka.prepare(settings)
+    kafka.prepare(settings, jars.java_executable(), jars.kafka_classpath(settings))
     meta = (settings.kafka_data / "meta.properties").read_text()
     assert "cluster.id=-Lxsq8mTQ1uTpkM5wN8hJw" in meta
