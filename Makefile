@@ -9,7 +9,9 @@ STAMP := $(VENV)/.requirements-installed
 
 setup: $(STAMP) .devstack/classpath.txt
 
-$(STAMP): requirements.txt
+# The project itself is installed editable (the `order-pipeline` command), with the pins
+# of pyproject.toml.
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -26,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: setup lint
 	$(BIN)/pytest

@@ -34,12 +34,14 @@ from confluent_kafka.schema_registry import Schema, topic_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from pipeline import registry_client
 from pipeline.benchmark.stack import bench_stack
 from pipeline.config import Settings
 from pipeline.events import generate_events
+from pipeline.kafka.admin import ensure_topics
 from pipeline.producer import ProduceOptions, send_events
-from pipeline.serde import SCHEMAS_DIR, AvroEncoder, registry_client
-from pipeline.topics import ensure_topics
+from pipeline.schema_files import SCHEMAS_DIR
+from pipeline.serde import AvroEncoder
 
 RESULTS = Path(__file__).resolve().parent / "results"
 V1 = (SCHEMAS_DIR / "order_event.v1.avsc").read_text()
@@ -53,7 +55,7 @@ class StockEncoder:
             "auto.register.schemas": False,
             "subject.name.strategy": topic_subject_name_strategy,
         }
-        self._serialize = AvroSerializer(registry_client(settings), V1, conf=conf)
+        self._serialize = AvroSerializer(registry_client.connect(settings), V1, conf=conf)
         self._ctx = SerializationContext(settings.topic, MessageField.VALUE)
         self.schema_id = schema_id
 
@@ -87,9 +89,9 @@ def main() -> None:
     own_registry = not os.environ.get("SCHEMA_REGISTRY_URL")
     with bench_stack(base, own_broker=False, own_registry=own_registry) as settings:
         subject = f"{settings.topic}-value"
-        schema_id = registry_client(settings).register_schema(subject, Schema(V1, "AVRO"))
+        schema_id = registry_client.connect(settings).register_schema(subject, Schema(V1, "AVRO"))
         ensure_topics(settings, {settings.topic: settings.partitions})
-        ours = AvroEncoder.for_subject(registry_client(settings), subject, V1)
+        ours = AvroEncoder.for_subject(registry_client.connect(settings), subject, V1)
         stock = StockEncoder(settings, schema_id)
         produce_rate(settings, ours, 20_000, seed=0)  # warm up: connections, leaders, PIDs
         rates: dict[str, list[float]] = {"ours": [], "baseline": []}

@@ -35,10 +35,10 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.events import generate_events
-from pipeline.serde import SCHEMAS_DIR
-from pipeline.services.base import Event, Refusal, WriterSchema
+from pipeline.model import Event, Refusal, WriterSchema
+from pipeline.schema_files import SCHEMAS_DIR
 from pipeline.store import AuditStore, open_read_only
-from pipeline.store.evolution import META_COLUMNS
+from pipeline.store.admission import META_COLUMNS
 from pipeline.store.rows import RowPlan
 
 BATCH = 500  # the runner's default batch size

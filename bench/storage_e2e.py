@@ -26,9 +26,9 @@ from confluent_kafka.schema_registry import Schema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions, produce
-from pipeline.serde import registry_client
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService
 from pipeline.services.summary import RunSummary
@@ -94,7 +94,9 @@ def run_e2e(events: int, batch: int = 500) -> None:
 
 def consume(settings: Settings, events: int, batch: int) -> None:
     text = DEFAULT_SCHEMA.read_text(encoding="utf-8")
-    registry_client(settings).register_schema(f"{settings.topic}-value", Schema(text, "AVRO"))
+    registry_client.connect(settings).register_schema(
+        f"{settings.topic}-value", Schema(text, "AVRO")
+    )
     # Produced from another process, so that this one's memory is the service's alone.
     child = [sys.executable, __file__, "--produce-only", "--events", str(events)]
     child += ["--topic", settings.topic, "--registry-url", settings.registry_url]

@@ -14,10 +14,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from pipeline import clients
 from pipeline.config import Settings
-from pipeline.delivery import CheckedProducer
 from pipeline.errors import PipelineError
+from pipeline.kafka import clients
+from pipeline.kafka.checked_producer import CheckedProducer
 
 READ_TIMEOUT_S = 10.0
 
@@ -98,9 +98,7 @@ class DeadLetterRecord:
 
 def read_dead_letters(settings: Settings, limit: int = 100) -> list[DeadLetterRecord]:
     """The last `limit` records of the dead-letter topic (read without a consumer group)."""
-    consumer = clients.consumer(
-        settings.kafka_config(**{"group.id": "dlq-reader", "enable.auto.commit": False})
-    )
+    consumer = clients.consumer(clients.consumer_config(settings, "dlq-reader"))
     try:
         return _read(consumer, settings.dlq_topic, limit)
     except KafkaException as exc:

@@ -17,15 +17,18 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from pipeline import clients
+from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.events import generate_events
-from pipeline.serde import SCHEMAS_DIR, AvroEncoder, load_schema_file, registry_client
-from pipeline.stopping import stop_on_signals
-from pipeline.topics import ensure_topics
+from pipeline.kafka import clients
+from pipeline.kafka.admin import ensure_topics
+from pipeline.registry_client import value_subject
+from pipeline.schema_files import ORDER_EVENT_V1, load_schema_file
+from pipeline.serde import AvroEncoder
+from pipeline.signals import stop_on_signals
 
-DEFAULT_SCHEMA = SCHEMAS_DIR / "order_event.v1.avsc"
+DEFAULT_SCHEMA = ORDER_EVENT_V1
 FLUSH_TIMEOUT_S = 60.0
 # Throughput settings: batches fill for a few ms and are compressed cheaply. 5 ms of linger
 # costs no measurable throughput against 50 ms (batches fill anyway at full speed) and cuts
@@ -111,9 +114,9 @@ def produce(
 ) -> ProduceSummary:
     """Send generated events; fails before sending anything if the schema is not registered."""
     schema_str = load_schema_file(options.schema_path)
-    client = registry_client(settings)
+    client = registry_client.connect(settings)
     try:
-        encoder = AvroEncoder.for_subject(client, f"{settings.topic}-value", schema_str)
+        encoder = AvroEncoder.for_subject(client, value_subject(settings.topic), schema_str)
     finally:
         client.close()
     ensure_topics(settings, {settings.topic: settings.partitions})

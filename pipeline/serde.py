@@ -5,9 +5,8 @@ body. `AvroEncoder` and `AvroDecoder` write and read exactly the bytes of conflu
 `AvroSerializer` / `AvroDeserializer` (both encode with fastavro), minus their per-message
 overhead: the parsed schema is cached per schema id and the hot path is one fastavro call.
 
-Errors (all `PipelineError`s):
+Errors (all `PipelineError`s; registry failures are `registry_client`'s own):
 
-    SchemaNotRegisteredError  the producer's schema is not registered under its subject
     DecodeError               a message cannot be read; `kind` names why, for the DLQ
     ├── NotWireFormatError    no magic byte / too short
     ├── UnknownSchemaIdError  the registry knows no schema with that id
@@ -20,30 +19,19 @@ import io
 import json
 import struct
 import time
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
-from fastavro.schema import SchemaParseException
 
-from pipeline.config import Settings
-from pipeline.errors import PipelineError, RegistryError, SchemaError
-from pipeline.services.base import WriterSchema
+from pipeline.errors import PipelineError
+from pipeline.model import WriterSchema
+from pipeline.registry_client import fetch_schema, lookup_registered, version_in
 
-# The project's schema files; found from the package so commands work from any folder.
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 MAGIC = 0
 HEADER = struct.Struct(">bI")
 # How long an unknown schema id is remembered, so a flood of bad messages costs one lookup.
 UNKNOWN_ID_TTL_S = 30.0
-# Confluent error codes for "no such subject / version / schema".
-NOT_FOUND_CODES = {40401, 40402, 40403}
-
-
-class SchemaNotRegisteredError(RegistryError):
-    pass
 
 
 class DecodeError(PipelineError):
@@ -60,44 +48,6 @@ class UnknownSchemaIdError(DecodeError):
 
 class CorruptAvroError(DecodeError):
     kind = "corrupt-avro"
-
-
-def registry_client(settings: Settings) -> SchemaRegistryClient:
-    """A registry client whose requests are bounded in time and retries."""
-    config = settings.registry_config()
-    config.setdefault("timeout", 10)
-    config.setdefault("max.retries", 2)
-    return SchemaRegistryClient(config)
-
-
-def load_schema_file(path: Path) -> str:
-    """The schema file's text, checked to be JSON and valid Avro."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        parse_schema(json.loads(text))
-    except OSError as exc:
-        raise SchemaError(f"cannot read schema file {path}: {exc.strerror}") from exc
-    except (ValueError, SchemaParseException) as exc:  # bad JSON, bad Avro, unknown type
-        raise SchemaError(f"{path} is not a valid Avro schema: {exc}") from exc
-    return text
-
-
-def lookup_registered(client: SchemaRegistryClient, subject: str, schema_str: str) -> int:
-    """The id under which `schema_str` is registered in `subject`; never registers it."""
-    try:
-        schema_id = client.lookup_schema(subject, Schema(schema_str, "AVRO")).schema_id
-    except SchemaRegistryError as exc:
-        if exc.error_code in NOT_FOUND_CODES:
-            raise SchemaNotRegisteredError(
-                f"the schema is not registered under subject {subject!r} "
-                f"({exc.error_message}); register it first: python cli.py schema register FILE"
-            ) from exc
-        raise RegistryError(f"the registry refused the lookup in {subject!r}: {exc}") from exc
-    except Exception as exc:  # connection refused, timeout: requests/httpx errors
-        raise RegistryError(f"cannot reach the schema registry: {exc}") from exc
-    if schema_id is None:
-        raise RegistryError(f"the registry answered the lookup in {subject!r} without an id")
-    return schema_id
 
 
 class AvroEncoder:
@@ -167,25 +117,14 @@ class AvroDecoder:
         return entry
 
     def _fetch(self, schema_id: int) -> Schema:
-        try:
-            schema = self._client.get_schema(schema_id)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                self._unknown[schema_id] = time.monotonic()
-                raise UnknownSchemaIdError(f"unknown schema id {schema_id}") from exc
-            raise RegistryError(f"the registry failed to return schema {schema_id}: {exc}") from exc
-        except Exception as exc:
-            raise RegistryError(f"cannot reach the schema registry: {exc}") from exc
+        schema = fetch_schema(self._client, schema_id)
+        if schema is None:
+            self._unknown[schema_id] = time.monotonic()
+            raise UnknownSchemaIdError(f"unknown schema id {schema_id}")
         if schema.schema_type not in (None, "AVRO"):
             raise UnknownSchemaIdError(f"schema id {schema_id} is {schema.schema_type}, not Avro")
         return schema
 
     def _version_of(self, schema: Schema) -> tuple[str | None, int | None]:
         """The version of the topic's value subject this schema is, if it is registered there."""
-        try:
-            registered = self._client.lookup_schema(self._subject, schema)
-        except SchemaRegistryError:
-            return None, None
-        except Exception as exc:
-            raise RegistryError(f"cannot reach the schema registry: {exc}") from exc
-        return registered.subject or self._subject, registered.version
+        return version_in(self._client, self._subject, schema)

@@ -35,18 +35,11 @@ def registry_url(kafka_bootstrap: str) -> Iterator[str]:
     if existing:
         yield existing
         return
-    from pipeline.registry.server import RegistryConfig, RegistryServer
+    from pipeline.registry.embedded import embedded_registry
 
     # A schemas topic of its own, so a reused cluster's registry state is never touched.
-    topic = f"_schemas-test-{uuid.uuid4().hex[:8]}"
-    server = RegistryServer(
-        RegistryConfig(bootstrap_servers=kafka_bootstrap, host="127.0.0.1", port=0, topic=topic)
-    )
-    server.start()
-    try:
+    with embedded_registry(kafka_bootstrap) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

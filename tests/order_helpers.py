@@ -8,26 +8,28 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka import Message
 
+from pipeline import registry_client
 from pipeline.config import Settings
+from pipeline.kafka import clients
+from tests.paths import SCHEMAS
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 V1 = SCHEMAS / "order_event.v1.avsc"
 
 
 def register_v1(settings: Settings) -> int:
     """Register the v1 order schema under this test's `{topic}-value` subject."""
-    client = SchemaRegistryClient(settings.registry_config())
-    return client.register_schema(f"{settings.topic}-value", Schema(V1.read_text(), "AVRO"))
+    subject = registry_client.value_subject(settings.topic)
+    with registry_client.connected(settings) as client:
+        return registry_client.register(client, subject, V1.read_text()).schema_id or 0
 
 
 def produce_raw(
     settings: Settings, topic: str, values: Iterable[tuple[bytes | None, bytes | None]]
 ) -> None:
     """Send (key, value) pairs as they are, bypassing any serializer."""
-    producer = Producer(settings.kafka_config(acks="all"))
+    producer = clients.producer(settings.kafka_config(acks="all"))
     for key, value in values:
         producer.produce(topic, value, key)
     assert producer.flush(15) == 0
@@ -35,7 +37,7 @@ def produce_raw(
 
 def read_all(settings: Settings, topic: str, expected: int, timeout: float = 20) -> list[Message]:
     """Read `topic` from the start until `expected` messages came (or `timeout` passed)."""
-    consumer = Consumer(
+    consumer = clients.consumer(
         settings.kafka_config(
             **{"group.id": f"reader-{time.time_ns()}", "auto.offset.reset": "earliest"}
         )

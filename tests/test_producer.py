@@ -10,11 +10,13 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka.admin import AdminClient
 
-from cli import cli
+from pipeline import registry_client
+from pipeline.cli.main import cli
 from pipeline.config import Settings
 from pipeline.events import LIFECYCLE, generate_events
 from pipeline.producer import ProduceOptions, produce
-from pipeline.serde import AvroDecoder, SchemaNotRegisteredError, registry_client
+from pipeline.registry_client import SchemaNotRegisteredError
+from pipeline.serde import AvroDecoder
 from tests.order_helpers import read_all, register_v1
 
 
@@ -26,7 +28,7 @@ def test_produces_keyed_lifecycles_that_read_back_exactly(settings: Settings) ->
     assert summary.schema_id == schema_id
     messages = read_all(settings, settings.topic, 500)
     assert len(messages) == 500
-    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    decoder = AvroDecoder(registry_client.connect(settings), f"{settings.topic}-value")
     expected = {
         e["event_id"]: e
         for e in islice(generate_events(seed=9, orders=20, start_ms=1_000_000), 500)

@@ -6,7 +6,6 @@ import json
 import random
 import struct
 from itertools import islice
-from pathlib import Path
 
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
@@ -14,18 +13,15 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from pipeline.config import Settings
-from pipeline.errors import SchemaError
 from pipeline.events import generate_events
+from pipeline.registry_client import SchemaNotRegisteredError, connect
 from pipeline.serde import (
     AvroDecoder,
     AvroEncoder,
     CorruptAvroError,
     DecodeError,
     NotWireFormatError,
-    SchemaNotRegisteredError,
     UnknownSchemaIdError,
-    load_schema_file,
-    registry_client,
 )
 from tests.order_helpers import V1, register_v1
 
@@ -40,9 +36,7 @@ def stock_serializer(settings: Settings) -> AvroSerializer:
 
 def test_encoder_writes_the_bytes_of_confluents_serializer(settings: Settings) -> None:
     schema_id = register_v1(settings)
-    encoder = AvroEncoder.for_subject(
-        registry_client(settings), f"{settings.topic}-value", V1.read_text()
-    )
+    encoder = AvroEncoder.for_subject(connect(settings), f"{settings.topic}-value", V1.read_text())
     stock = stock_serializer(settings)
     ctx = SerializationContext(settings.topic, MessageField.VALUE)
     assert encoder.schema_id == schema_id
@@ -55,7 +49,7 @@ def test_encoder_writes_the_bytes_of_confluents_serializer(settings: Settings) -
 def test_decoder_reads_what_confluents_deserializer_reads(settings: Settings) -> None:
     schema_id = register_v1(settings)
     encoder = AvroEncoder(schema_id, V1.read_text())
-    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    decoder = AvroDecoder(connect(settings), f"{settings.topic}-value")
     stock = AvroDeserializer(SchemaRegistryClient(settings.registry_config()))
     ctx = SerializationContext(settings.topic, MessageField.VALUE)
     for event in islice(generate_events(seed=6), 200):
@@ -72,9 +66,7 @@ def test_decoder_reads_what_confluents_deserializer_reads(settings: Settings) ->
 
 def test_unregistered_schema_names_the_subject_and_the_fix(settings: Settings) -> None:
     with pytest.raises(SchemaNotRegisteredError) as caught:
-        AvroEncoder.for_subject(
-            registry_client(settings), f"{settings.topic}-value", V1.read_text()
-        )
+        AvroEncoder.for_subject(connect(settings), f"{settings.topic}-value", V1.read_text())
     message = str(caught.value)
     assert f"'{settings.topic}-value'" in message
     assert "python cli.py schema register FILE" in message
@@ -82,7 +74,7 @@ def test_unregistered_schema_names_the_subject_and_the_fix(settings: Settings) -
 
 def test_a_schema_registered_elsewhere_has_no_version_on_this_topic(settings: Settings) -> None:
     schema_id = register_v1(settings.with_(topic=f"{settings.topic}-other"))
-    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    decoder = AvroDecoder(connect(settings), f"{settings.topic}-value")
     event = next(generate_events(seed=1))
     writer, _ = decoder.decode(AvroEncoder(schema_id, V1.read_text()).encode(event))
     assert (writer.schema_id, writer.subject, writer.version) == (schema_id, None, None)
@@ -90,14 +82,14 @@ def test_a_schema_registered_elsewhere_has_no_version_on_this_topic(settings: Se
 
 @pytest.mark.parametrize("data", [None, b"", b"\x00\x00\x01", b"hello world", b"\x01" + bytes(20)])
 def test_not_wire_format(settings: Settings, data: bytes | None) -> None:
-    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    decoder = AvroDecoder(connect(settings), f"{settings.topic}-value")
     with pytest.raises(NotWireFormatError):
         decoder.decode(data)
     assert NotWireFormatError.kind == "not-wire-format"
 
 
 def test_unknown_schema_id_is_remembered(settings: Settings) -> None:
-    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    decoder = AvroDecoder(connect(settings), f"{settings.topic}-value")
     data = b"\x00" + struct.pack(">I", 987_654_321) + b"\x02ab"
     for _ in range(2):
         with pytest.raises(UnknownSchemaIdError, match="unknown schema id 987654321"):
@@ -106,7 +98,7 @@ def test_unknown_schema_id_is_remembered(settings: Settings) -> None:
 
 def test_corrupt_avro_of_every_sort(settings: Settings) -> None:
     schema_id = register_v1(settings)
-    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    decoder = AvroDecoder(connect(settings), f"{settings.topic}-value")
     good = AvroEncoder(schema_id, V1.read_text()).encode(next(generate_events(seed=2)))
     header = good[:5]
     cases = {
@@ -123,7 +115,7 @@ def test_corrupt_avro_of_every_sort(settings: Settings) -> None:
 
 def test_random_mutations_only_raise_decode_errors(settings: Settings) -> None:
     schema_id = register_v1(settings)
-    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    decoder = AvroDecoder(connect(settings), f"{settings.topic}-value")
     good = AvroEncoder(schema_id, V1.read_text()).encode(next(generate_events(seed=3)))
     rng = random.Random(11)
     outcomes = {"ok": 0, "error": 0}
@@ -138,15 +130,3 @@ def test_random_mutations_only_raise_decode_errors(settings: Settings) -> None:
             outcomes["error"] += 1
     assert outcomes["ok"] + outcomes["error"] == 2000
     assert outcomes["error"] > 500
-
-
-def test_load_schema_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(SchemaError, match="cannot read schema file"):
-        load_schema_file(tmp_path / "missing.avsc")
-    (tmp_path / "bad.avsc").write_text("{not json")
-    with pytest.raises(SchemaError, match="not a valid Avro schema"):
-        load_schema_file(tmp_path / "bad.avsc")
-    (tmp_path / "wrong.avsc").write_text('{"type": "record", "name": "X", "fields": [{"a": 1}]}')
-    with pytest.raises(SchemaError, match="not a valid Avro schema"):
-        load_schema_file(tmp_path / "wrong.avsc")
-    assert json.loads(load_schema_file(V1))["name"] == "OrderEvent"

@@ -11,12 +11,13 @@ import time
 from itertools import islice
 from typing import Any
 
+from pipeline import registry_client
 from pipeline.benchmark.stack import Lane, Workspace
 from pipeline.benchmark.textbook import Produced, textbook_produce
 from pipeline.benchmark.workers import BenchError, WorkerProcess, worker_config
 from pipeline.events import generate_events
 from pipeline.producer import ProduceOptions, send_events
-from pipeline.serde import AvroEncoder, registry_client
+from pipeline.serde import AvroEncoder
 
 OURS, BASELINE = "ours", "baseline"
 ORDERS_IN_FLIGHT = 1000
@@ -35,7 +36,9 @@ def produce(side: str, lane: Lane, events: int, rate: float | None, seed: int) -
         produced = textbook_produce(lane.settings, lane.schema_str, stream, rate)
     else:
         subject = f"{lane.settings.topic}-value"
-        encoder = AvroEncoder.for_subject(registry_client(lane.settings), subject, lane.schema_str)
+        encoder = AvroEncoder.for_subject(
+            registry_client.connect(lane.settings), subject, lane.schema_str
+        )
         started = time.time()
         options = ProduceOptions(count=events, rate=rate)
         summary = send_events(lane.settings, encoder, stream, options)

@@ -16,15 +16,14 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.schema_registry import Schema
-
+from pipeline import registry_client
 from pipeline.config import Settings
-from pipeline.errors import RegistryError
-from pipeline.serde import SCHEMAS_DIR, load_schema_file, registry_client
-from pipeline.topics import TIMEOUT_S, ensure_topics
+from pipeline.errors import PipelineError
+from pipeline.kafka.admin import delete_topics, ensure_topics
+from pipeline.registry.embedded import embedded_registry, fresh_topic
+from pipeline.schema_files import ORDER_EVENT_V1, load_schema_file
 
-SCHEMA_FILE = SCHEMAS_DIR / "order_event.v1.avsc"
+SCHEMA_FILE = ORDER_EVENT_V1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,31 +47,18 @@ def bench_stack(settings: Settings, *, own_broker: bool, own_registry: bool) -> 
             bootstrap = stack.enter_context(running_test_broker(Path(home)))
             settings = settings.with_(bootstrap_servers=bootstrap)
         if own_registry:
-            url = stack.enter_context(_served_registry(settings, drop_topic=not own_broker))
-            settings = settings.with_(registry_url=url)
+            # A schemas topic of its own: a registry already serving the cluster is never
+            # touched, and on a cluster we keep, the topic goes when the run ends.
+            server = stack.enter_context(
+                embedded_registry(
+                    settings.bootstrap_servers,
+                    topic=fresh_topic("_schemas-bench"),
+                    client_properties=settings.client_properties,
+                    delete_topic=not own_broker,
+                )
+            )
+            settings = settings.with_(registry_url=server.url)
         yield settings
-
-
-@contextmanager
-def _served_registry(settings: Settings, drop_topic: bool) -> Iterator[str]:
-    from pipeline.registry.server import RegistryConfig, RegistryServer
-
-    # A schemas topic of its own: a registry already serving the cluster is never touched.
-    topic = f"_schemas-bench-{uuid.uuid4().hex[:8]}"
-    config = RegistryConfig(
-        bootstrap_servers=settings.bootstrap_servers,
-        port=0,
-        topic=topic,
-        kafka_properties=settings.client_properties,
-    )
-    server = RegistryServer(config)
-    try:
-        server.start()
-        yield server.url
-    finally:
-        server.stop()
-        if drop_topic:
-            _delete_topics(settings, [topic])
 
 
 class Workspace:
@@ -105,28 +91,16 @@ class Workspace:
     def close(self) -> None:
         if not self._keep_nothing:
             return
-        _delete_topics(self.settings, self._topics)
-        client = registry_client(self.settings)
-        for subject in self._subjects:
-            with suppress(Exception):  # best effort: a registry that refuses keeps them
-                client.delete_subject(subject)
-                client.delete_subject(subject, permanent=True)
+        with suppress(PipelineError):  # best effort: what cannot be deleted is left
+            delete_topics(self.settings, self._topics)
+        with registry_client.connected(self.settings) as client:
+            for subject in self._subjects:
+                with suppress(PipelineError):  # a registry that refuses keeps them
+                    registry_client.delete_subject(client, subject, permanent=True)
 
 
 def _register(settings: Settings, subject: str, schema_str: str) -> int:
     # The harness registers the schema, as an operator would with `schema register`; the
     # producers measured only look it up.
-    try:
-        return registry_client(settings).register_schema(subject, Schema(schema_str, "AVRO"))
-    except Exception as exc:
-        raise RegistryError(f"cannot register the benchmark's schema: {exc}") from exc
-
-
-def _delete_topics(settings: Settings, topics: list[str]) -> None:
-    if not topics:
-        return
-    admin = AdminClient(settings.kafka_config(log_level=5))
-    futures = admin.delete_topics(topics, operation_timeout=TIMEOUT_S)
-    for future in futures.values():
-        with suppress(Exception):  # best effort: a topic that is already gone is fine
-            future.result(timeout=TIMEOUT_S)
+    with registry_client.connected(settings) as client:
+        return registry_client.register(client, subject, schema_str).schema_id or 0

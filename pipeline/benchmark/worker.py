@@ -31,7 +31,8 @@ from confluent_kafka import Message
 from pipeline.benchmark.stats import latency_summary
 from pipeline.benchmark.textbook import count_rows, textbook_consume
 from pipeline.config import Settings
-from pipeline.services.base import Event, Refusal, Service
+from pipeline.model import Event, Refusal
+from pipeline.services.base import Service
 from pipeline.services.runner import Runner, RunOptions, make_service
 from pipeline.services.summary import RunSummary
 

@@ -15,7 +15,6 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
@@ -24,7 +23,6 @@ import psutil
 from pipeline.benchmark.stack import Lane
 from pipeline.errors import PipelineError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 MiB = 2**20
 STOP_TIMEOUT_S = 15.0
 
@@ -72,9 +70,7 @@ class WorkerProcess:
         self._log = tempfile.TemporaryFile("w+")
         self._began = time.monotonic()
         command = [sys.executable, "-m", "pipeline.benchmark.worker", json.dumps(self._config)]
-        self._proc = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True
-        )
+        self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
         for target in (self._read, self._sample):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()

@@ -10,21 +10,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import clients
+from pipeline import registry_client
 from pipeline.config import Settings
-from pipeline.demo.services import ServicesInBackground
-from pipeline.devstack.layout import PROJECT_ROOT
+from pipeline.demo.background import ServicesInBackground
 from pipeline.dlq import read_dead_letters
 from pipeline.errors import RegistryError
-from pipeline.evolution import subjects
+from pipeline.kafka import clients
 from pipeline.producer import ProduceOptions, ProduceSummary, produce
-from pipeline.serde import load_schema_file
+from pipeline.schema_files import (
+    ORDER_EVENT_BREAKING,
+    ORDER_EVENT_V1,
+    ORDER_EVENT_V2,
+    load_schema_file,
+)
 from pipeline.store import reports
 from pipeline.store.readonly import open_read_only, run_query
 
-SCHEMAS = PROJECT_ROOT / "schemas"
-V1, V2 = SCHEMAS / "order_event.v1.avsc", SCHEMAS / "order_event.v2.avsc"
-BREAKING = SCHEMAS / "order_event.breaking.avsc"
+V1, V2, BREAKING = ORDER_EVENT_V1, ORDER_EVENT_V2, ORDER_EVENT_BREAKING
 # What a careless client might send: not Avro, an unknown schema id, truncated Avro.
 POISON = (b'{"order_id": "oops"}', b"\x00\x7f\xff\xff\xf0\x02ab", b"\x00\x00\x00\x00\x01\x48")
 
@@ -54,7 +56,7 @@ class DemoReport:
 
 def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Progress) -> DemoReport:
     report = DemoReport()
-    subject = f"{settings.topic}-value"
+    subject = registry_client.value_subject(settings.topic)
     _register(settings, subject, V1, say)
     with ServicesInBackground(settings) as services:
         say("The order processor, analytics and storage services are running, each its own group.")
@@ -78,8 +80,8 @@ def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Prog
 
 
 def _register(settings: Settings, subject: str, path: Path, say: Say) -> None:
-    with subjects.connected(settings) as client:
-        found = subjects.register(client, subject, load_schema_file(path))
+    with registry_client.connected(settings) as client:
+        found = registry_client.register(client, subject, load_schema_file(path))
     say(f"{path.name} registered in {subject}: id {found.schema_id}, version {found.version}.")
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import base64
-import logging
 import subprocess
 import uuid
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
-
 from pipeline.devstack import processes
 from pipeline.devstack.layout import DevStackSettings
-from pipeline.errors import DevStackError
+from pipeline.errors import DevStackError, PipelineError
+from pipeline.kafka import clients
+from pipeline.kafka.admin import Admin
 
 PART = "kafka"
 
@@ -114,28 +113,22 @@ def format_storage(settings: DevStackSettings, base: list[str]) -> None:
         raise DevStackError(f"formatting Kafka storage failed:\n{tail}")
 
 
+def _probe(bootstrap: str, timeout_s: float) -> Admin:
+    # librdkafka logs connection refusals while the broker starts; they are expected.
+    config = {"bootstrap.servers": bootstrap, "log_level": 0, "logger": clients.silent_logger()}
+    return Admin(config, timeout_s=timeout_s)
+
+
 def answers_metadata(bootstrap: str, timeout_s: float = 2.0) -> bool:
     """True if a broker at `bootstrap` answers a metadata request."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "logger": _quiet()})  # type: ignore[dict-item]
     try:
-        return bool(admin.list_topics(timeout=timeout_s).brokers)
-    except Exception:  # any failure means "not answering yet"
+        return bool(_probe(bootstrap, timeout_s).metadata().brokers)
+    except PipelineError:  # any failure means "not answering yet"
         return False
 
 
 def topic_names(bootstrap: str, timeout_s: float = 5.0) -> list[str]:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet()})  # type: ignore[dict-item]
-    metadata = admin.list_topics(timeout=timeout_s)
-    return sorted(name for name in metadata.topics if not name.startswith("__"))
-
-
-def _quiet() -> logging.Logger:
-    """librdkafka logs connection refusals while the broker starts; they are expected."""
-    logger = logging.getLogger("pipeline.devstack.probe")
-    logger.propagate = False
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-    return logger
+    return _probe(bootstrap, timeout_s).names()
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = PACKAGE_DIR.parent.parent
-POM = PACKAGE_DIR / "pom.xml"
+# Kafka's pinned jars, as a Maven project carried in the package.
+POM = Path(__file__).resolve().parent / "pom.xml"
 
 
 @dataclass(frozen=True, kw_only=True)
 class DevStackSettings:
     """The local Kafka broker and registry: folder, ports and heap. Built once, passed down."""
 
-    home: Path = PROJECT_ROOT / ".devstack"
+    # Relative to where commands run, like the audit store's data/audit.db: the project
+    # folder when the README's commands are followed.
+    home: Path = Path(".devstack")
     data_dir: Path | None = None  # defaults to home/kafka-data
     host: str = "127.0.0.1"
     kafka_port: int = 9092

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import signal
 import socket
 import subprocess
@@ -85,13 +84,6 @@ def stop_process(pid: int, timeout_s: float) -> bool:
         return False
 
 
-def reap(proc: subprocess.Popen[bytes] | None) -> None:
-    """Collect a child we started, so it leaves no zombie behind."""
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.1)
-
-
 def ensure_port_free(host: str, port: int, what: str) -> None:
     """Fail with the port's name, and its holder where it can be found, if it is taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -134,11 +126,3 @@ def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 
             return True
         time.sleep(interval_s)
     return False
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

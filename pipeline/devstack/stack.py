@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.devstack import kafka, processes
 from pipeline.devstack.jars import java_executable, kafka_classpath
-from pipeline.devstack.layout import PROJECT_ROOT, DevStackSettings
+from pipeline.devstack.layout import DevStackSettings
 from pipeline.errors import DevStackError
 
 REGISTRY = "registry"
@@ -105,8 +105,8 @@ def start_registry(settings: DevStackSettings) -> bool:
         _await(settings, REGISTRY, lambda: registry_answers(settings.registry_url), None)
         return False
     processes.ensure_port_free(settings.host, settings.registry_port, "schema registry")
-    command = [sys.executable, "-X", processes.marker(settings.home), str(PROJECT_ROOT / "cli.py")]
-    command += ["--bootstrap-servers", settings.bootstrap, "registry", "serve"]
+    command = [sys.executable, "-X", processes.marker(settings.home), "-m", "pipeline.registry"]
+    command += ["--bootstrap-servers", settings.bootstrap]
     command += ["--host", settings.host, "--port", str(settings.registry_port)]
     proc = processes.start_detached(command, log_file, pid_file)
     _await(settings, REGISTRY, lambda: registry_answers(settings.registry_url), proc)

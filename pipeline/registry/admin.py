@@ -24,6 +24,7 @@ from pipeline.registry.errors import (
     VersionNotSoftDeleted,
     VersionSoftDeleted,
 )
+from pipeline.registry.operations import Change
 from pipeline.registry.queries import (
     IMPORT,
     LATEST,
@@ -34,7 +35,6 @@ from pipeline.registry.queries import (
     mode_of,
     referenced_by,
 )
-from pipeline.registry.service import Change
 from pipeline.registry.state import State, VersionEntry
 
 

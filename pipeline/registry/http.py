@@ -28,9 +28,9 @@ from pipeline.registry.errors import (
     Unprocessable,
     status_and_code,
 )
+from pipeline.registry.operations import Registry
 from pipeline.registry.router import Request, Router, parse_query
 from pipeline.registry.routes import Raw
-from pipeline.registry.service import Registry
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pipeline.registry import compatibility, records
 from pipeline.registry.errors import Incompatible, OperationNotPermitted
+from pipeline.registry.operations import Candidate, Change, existing_version, matching_version
 from pipeline.registry.queries import IMPORT, READONLY, level_of, mode_of
 from pipeline.registry.schemas import normalized_text
-from pipeline.registry.service import Candidate, Change, existing_version, matching_version
 from pipeline.registry.state import State, VersionEntry
 
 

@@ -11,13 +11,13 @@ from importlib import resources
 from typing import Any
 
 from pipeline.registry import admin, queries
+from pipeline.registry.bodies import schema_request
 from pipeline.registry.errors import InvalidVersion, NotFound, SchemaNotFound
+from pipeline.registry.operations import Registry
 from pipeline.registry.registration import plan_registration
 from pipeline.registry.router import Request, Route, route
 from pipeline.registry.schemas import SUPPORTED_TYPES
-from pipeline.registry.service import Registry
 from pipeline.registry.state import VersionEntry
-from pipeline.registry.wire import schema_request
 
 MAX_VERSION = 2**31 - 1
 # This API's OpenAPI 3 description, beside this module (tests keep it in step with ROUTES).

@@ -35,7 +35,7 @@ def serve(
         host=host,
         port=port,
         topic=topic,
-        kafka_properties=settings.client_properties,
+        client_properties=settings.client_properties,
         basic_auth=load_users(basic_auth_file),
     )
     server = RegistryServer(config)

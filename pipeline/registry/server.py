@@ -7,22 +7,21 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import FrameType, MappingProxyType
-from typing import Any
+from types import MappingProxyType
 
 from pipeline.errors import RegistryError
 from pipeline.registry import records
 from pipeline.registry.auth import BasicAuth
 from pipeline.registry.http import Server, make_server
+from pipeline.registry.operations import Registry
 from pipeline.registry.router import Router
 from pipeline.registry.routes import ROUTES
-from pipeline.registry.service import Registry
+from pipeline.registry.schemas_topic import SchemasTopic
 from pipeline.registry.state import State
-from pipeline.registry.store import SchemasTopic
+from pipeline.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class RegistryConfig:
     port: int = 8081  # 0 picks a free port
     topic: str = "_schemas"
     # Extra librdkafka properties (SASL/SSL), passed through untouched.
-    kafka_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    client_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # user -> password; None serves without auth.
     basic_auth: Mapping[str, str] | None = None
     startup_timeout_s: float = 30.0
@@ -57,7 +56,7 @@ class RegistryServer:
         self._topic = SchemasTopic(
             bootstrap_servers=config.bootstrap_servers,
             topic=config.topic,
-            properties=config.kafka_properties,
+            client_properties=config.client_properties,
             timeout_s=config.startup_timeout_s,
             on_record=self._apply,
         )
@@ -115,23 +114,12 @@ class RegistryServer:
 
     def serve_forever(self, on_started: Callable[[str], None] | None = None) -> None:
         """Start, then block until `stop()` is called or SIGINT/SIGTERM arrives."""
-        restore = self._install_signal_handlers()
-        try:
-            self.start()
-            if on_started is not None:
-                on_started(self.url)
-            while not self._stopped.wait(0.5):
-                pass
-        finally:
-            self.stop()
-            for signum, previous in restore.items():
-                signal.signal(signum, previous)
-
-    def _install_signal_handlers(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            self._stopped.set()
-
-        return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        with stop_on_signals(self._stopped):
+            try:
+                self.start()
+                if on_started is not None:
+                    on_started(self.url)
+                while not self._stopped.wait(0.5):
+                    pass
+            finally:
+                self.stop()

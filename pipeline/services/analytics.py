@@ -1,8 +1,8 @@
 """Analytics: live counts by status and source, events/s over a sliding window, orders in flight.
 
 `Aggregator` is the pure part (give it a clock and events, read snapshots); `Analytics` is
-the service that feeds it from the consume loop; `render()` draws a snapshot for the
-terminal. Nothing here is durable: a restarted analytics counts from its committed offsets.
+the service that feeds it from the consume loop (the CLI draws its snapshots). Nothing
+here is durable: a restarted analytics counts from its committed offsets.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.table import Table
-
 from pipeline.events import LIFECYCLE, Source, Status
-from pipeline.services.base import Event, Refusal
+from pipeline.model import Event, Refusal
 
 
 @dataclass(frozen=True)
@@ -133,18 +131,3 @@ class Analytics:
 
     def close(self) -> None:
         """Nothing to release: the aggregates live in memory only."""
-
-
-def render(snapshot: Snapshot) -> Table:
-    """A terminal table of one snapshot."""
-    table = Table(title=f"order events: {snapshot.total}", show_header=True, expand=False)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for status, count in snapshot.by_status.items():
-        table.add_row(f"status {status}", str(count))
-    for source, count in snapshot.by_source.items():
-        table.add_row(f"source {source}", str(count))
-    table.add_row(f"events/s (last {snapshot.window_s:.0f} s)", f"{snapshot.events_per_s:,.1f}")
-    table.add_row("orders in flight", str(snapshot.in_flight))
-    table.add_row("orders delivered", str(snapshot.delivered))
-    return table

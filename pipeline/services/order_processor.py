@@ -18,17 +18,18 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from confluent_kafka.schema_registry import Schema
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from pipeline import registry_client
 from pipeline.config import Settings
-from pipeline.delivery import CheckedProducer
-from pipeline.errors import PipelineError, RegistryError
+from pipeline.errors import PipelineError
 from pipeline.events import OrderState, Verdict, judge
-from pipeline.serde import SCHEMAS_DIR, AvroEncoder, load_schema_file, registry_client
-from pipeline.services.base import Event, Refusal
-from pipeline.topics import ensure_topics
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.checked_producer import CheckedProducer
+from pipeline.model import Event, Refusal
+from pipeline.schema_files import ORDER_ALERT, load_schema_file
+from pipeline.serde import AvroEncoder
 
-ALERT_SCHEMA = SCHEMAS_DIR / "order_alert.v1.avsc"
+ALERT_SCHEMA = ORDER_ALERT
 ALERT_NAMESPACE = uuid.UUID("5b0c6f2e-8a51-4c1e-9d1a-3f0f3b1de7a1")
 
 
@@ -122,17 +123,15 @@ class OrderProcessor:
     def _alert_encoder(self) -> AvroEncoder:
         # The alert schema is this service's own output, so registering it here is fine
         # (unlike order events, whose schema only `schema register` may add).
+        # A refusal stops the service (retrying will not help); an unreachable registry
+        # raises RegistryUnavailable, and the runner reads the batch again later.
         schema_str = load_schema_file(self._alert_schema)
-        subject = f"{self.settings.alerts_topic}-value"
-        client = registry_client(self.settings)
-        try:
-            schema_id = client.register_schema(subject, Schema(schema_str, "AVRO"))
-        except SchemaRegistryError as exc:  # refused: retrying will not help
-            raise AlertError(f"cannot register the alert schema in {subject!r}: {exc}") from exc
-        except Exception as exc:  # unreachable: the runner reads the batch again later
-            raise RegistryError(f"cannot reach the schema registry: {exc}") from exc
-        finally:
-            client.close()
+        subject = registry_client.value_subject(self.settings.alerts_topic)
+        with registry_client.connected(self.settings) as client:
+            schema_id = registry_client.call(
+                lambda: client.register_schema(subject, Schema(schema_str, "AVRO")),
+                f"registering the alert schema in {subject!r}",
+            )
         return AvroEncoder(schema_id, schema_str)
 
 

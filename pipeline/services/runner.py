@@ -13,27 +13,25 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from pipeline import clients
+from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
-from pipeline.errors import ConfigError, PipelineError, RegistryError
-from pipeline.serde import AvroDecoder, DecodeError, registry_client
-from pipeline.services.base import Event, Service
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.kafka import clients
+from pipeline.kafka.admin import ensure_topics
+from pipeline.model import Event
+from pipeline.registry_client import RegistryUnavailable, value_subject
+from pipeline.serde import AvroDecoder, DecodeError
+from pipeline.services.base import Service
 from pipeline.services.offsets import OffsetBook
 from pipeline.services.summary import RunSummary
-from pipeline.stopping import stop_on_signals
-from pipeline.topics import ensure_topics
+from pipeline.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 REGISTRY_RETRY_MAX_S = 10.0
-# librdkafka prefetches up to 64 MiB by default; on a backlog that is most of a service's
-# memory. 4 MiB (~30,000 events) keeps any service busy for seconds and cut the storage
-# service's peak by ~65 MiB (`python cli.py bench`).
-PREFETCH = {"queued.max.messages.kbytes": 4096, "queued.min.messages": 5000}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,10 +75,10 @@ class Runner:
     def run(self) -> RunSummary:
         topics = {self.settings.topic: self.settings.partitions, self.settings.dlq_topic: 1}
         ensure_topics(self.settings, topics)
-        registry = registry_client(self.settings)
-        decoder = AvroDecoder(registry, f"{self.settings.topic}-value")
+        registry = registry_client.connect(self.settings)
+        decoder = AvroDecoder(registry, value_subject(self.settings.topic))
         dlq = DeadLetterWriter(self.settings)
-        consumer = clients.consumer(self._consumer_config())
+        consumer = clients.consumer(clients.consumer_config(self.settings, self.summary.group_id))
         try:
             with stop_on_signals(self._stop, self.options.handle_signals):
                 consumer.subscribe(
@@ -101,16 +99,6 @@ class Runner:
                 self.service.close()
         self.summary.finish()
         return self.summary
-
-    def _consumer_config(self) -> dict[str, Any]:
-        own = self.settings.kafka_config(
-            **{
-                "group.id": self.summary.group_id,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-            }
-        )
-        return {**PREFETCH, **own}  # the user's client properties may tune the prefetch
 
     def _loop(self, consumer: Consumer, decoder: AvroDecoder, dlq: DeadLetterWriter) -> None:
         options = self.options
@@ -160,9 +148,10 @@ class Runner:
                     events.append(_event(message, decoder))
                 except DecodeError as exc:
                     letters.append(self._letter(message, exc.kind, str(exc)))
-            # A service raises RegistryError only before it changes anything (its contract).
+            # A service raises RegistryUnavailable only before it changes anything (its
+            # contract), so the batch can be read again.
             refusals = self.service.handle(events) if events else ()
-        except RegistryError as exc:
+        except RegistryUnavailable as exc:
             self._retry_later(consumer, messages, exc)
             return
         self._registry_failures = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.config import Settings
-from pipeline.services.base import Event, Refusal
+from pipeline.model import Event, Refusal
 from pipeline.store import AuditStore
 
 

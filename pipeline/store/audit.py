@@ -24,9 +24,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from pipeline.errors import StoreError
-from pipeline.services.base import Event, Refusal, WriterSchema
+from pipeline.model import Event, Refusal, WriterSchema
 from pipeline.store import tables
-from pipeline.store.evolution import decide
+from pipeline.store.admission import decide
 from pipeline.store.orders import UPSERT_SQL, order_row
 from pipeline.store.rows import RowPlan, field_values, iso_timestamp, plan_rows
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from pipeline.errors import StoreError
-from pipeline.store.evolution import KEY
+from pipeline.store.admission import KEY
 from pipeline.store.readonly import run_query
 from pipeline.store.tables import EVENTS, ORDERS, SCHEMAS, columns
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from pipeline.store.evolution import KEY, META_COLUMNS, Placement
+from pipeline.store.admission import KEY, META_COLUMNS, Placement
 from pipeline.store.kinds import Kind
 
 Converter = Callable[[Any], Any]

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from pipeline.events import LIFECYCLE
-from pipeline.store.evolution import KEY, Column
+from pipeline.store.admission import KEY, Column
 from pipeline.store.kinds import SQL_TYPE, Kind
 
 EVENTS, ORDERS, SCHEMAS, COLUMNS = "events", "orders", "schema_versions", "event_columns"

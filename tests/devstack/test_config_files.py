@@ -10,8 +10,9 @@ import yaml
 
 from pipeline.config import DEFAULT_BOOTSTRAP, DEFAULT_REGISTRY_URL
 from pipeline.devstack import jars, kafka
-from pipeline.devstack.layout import PROJECT_ROOT, DevStackSettings
+from pipeline.devstack.layout import DevStackSettings
 from pipeline.errors import MissingToolError
+from tests.paths import REPO_ROOT as PROJECT_ROOT
 
 
 def test_server_properties_describe_one_kraft_node_on_the_chosen_ports(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
-from pipeline.devstack import roundtrip
+from pipeline.cli.main import cli
+from pipeline.config import Settings
 from pipeline.devstack.processes import free_port
+from tests.order_helpers import produce_raw, read_all
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -37,7 +38,8 @@ def test_broker_lifecycle_up_status_down_restart_and_reset(tmp_path: Path) -> No
     code, out = run("dev", "up", "--home", home, "--no-registry")
     assert code == 0 and "kafka: already running" in out
 
-    offset = roundtrip.produce_one({"bootstrap.servers": bootstrap}, "kept", b"survives restarts")
+    kept = Settings(bootstrap_servers=bootstrap)
+    produce_raw(kept, "kept", [(None, b"survives restarts")])
     code, out = run("dev", "status", "--home", home)
     assert code == 0
     assert f"kafka     running        {bootstrap}  pid {kafka_pid(Path(home))}" in out
@@ -50,8 +52,7 @@ def test_broker_lifecycle_up_status_down_restart_and_reset(tmp_path: Path) -> No
 
     code, out = run("dev", "up", "--home", home, "--no-registry")
     assert code == 0 and "kafka: started" in out
-    config = {"bootstrap.servers": bootstrap}
-    assert roundtrip.read_at(config, "kept", offset) == b"survives restarts"
+    assert [m.value() for m in read_all(kept, "kept", 1)] == [b"survives restarts"]
 
     # A broker that dies behind our back: status says so, and `up` recovers.
     os.kill(kafka_pid(Path(home)), signal.SIGKILL)

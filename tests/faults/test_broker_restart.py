@@ -29,13 +29,15 @@ import pytest
 from confluent_kafka import KafkaError, Message
 
 import pipeline.producer as producer_module
+from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.devstack import kafka, stack
 from pipeline.devstack import testing as devstack_testing  # its test_* would be collected
 from pipeline.devstack.layout import DevStackSettings
+from pipeline.kafka.admin import ensure_topics
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions, ProduceSummary, send_events
-from pipeline.serde import AvroDecoder, AvroEncoder, load_schema_file, registry_client
-from pipeline.topics import ensure_topics
+from pipeline.schema_files import load_schema_file
+from pipeline.serde import AvroDecoder, AvroEncoder
 from tests.faults.helpers import high_watermarks, seeded_events, wait_for
 from tests.order_helpers import read_all, register_v1
 
@@ -151,7 +153,7 @@ def test_broker_gone_and_the_queue_full_the_producer_still_reports_instead_of_ra
     register_v1(config)
     ensure_topics(config, {config.topic: config.partitions})
     encoder = AvroEncoder.for_subject(
-        registry_client(config), f"{config.topic}-value", load_schema_file(DEFAULT_SCHEMA)
+        registry_client.connect(config), f"{config.topic}-value", load_schema_file(DEFAULT_SCHEMA)
     )
     stack.down(own_broker)  # gone before the first event, and not coming back
 
@@ -178,7 +180,9 @@ class ProducerRun:
         register_v1(settings)
         ensure_topics(settings, {settings.topic: settings.partitions})
         encoder = AvroEncoder.for_subject(
-            registry_client(settings), f"{settings.topic}-value", load_schema_file(DEFAULT_SCHEMA)
+            registry_client.connect(settings),
+            f"{settings.topic}-value",
+            load_schema_file(DEFAULT_SCHEMA),
         )
         self._summaries: list[ProduceSummary] = []
         options = ProduceOptions(count=None, rate=RATE)
@@ -220,5 +224,5 @@ def event_ids(settings: Settings) -> list[str]:
 
 
 def ids_of(settings: Settings, values: list[bytes]) -> list[str]:
-    decoder = AvroDecoder(registry_client(settings), f"{settings.topic}-value")
+    decoder = AvroDecoder(registry_client.connect(settings), f"{settings.topic}-value")
     return [str(decoder.decode(value)[1]["event_id"]) for value in values]

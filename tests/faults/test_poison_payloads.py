@@ -24,14 +24,15 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Producer
 
-from pipeline.clients import close_producer
 from pipeline.config import Settings
 from pipeline.dlq import read_dead_letters
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.clients import close_producer
 from pipeline.producer import DEFAULT_SCHEMA
-from pipeline.serde import AvroEncoder, load_schema_file
+from pipeline.schema_files import load_schema_file
+from pipeline.serde import AvroEncoder
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService
-from pipeline.topics import ensure_topics
 from tests.faults.helpers import duplicates, offsets, seeded_events, stored_ids
 from tests.order_helpers import fetch, register_v1
 

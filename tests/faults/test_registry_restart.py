@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from pipeline.config import Settings
+from pipeline.model import Event, Refusal
 from pipeline.producer import ProduceOptions, produce, send_events
 from pipeline.registry.server import RegistryConfig, RegistryServer
 from pipeline.serde import AvroEncoder
 from pipeline.services.analytics import Analytics
-from pipeline.services.base import Event, Refusal
 from pipeline.services.runner import Runner, RunOptions
 from tests.faults.helpers import seeded_events, wait_for
 from tests.order_helpers import SCHEMAS, V1

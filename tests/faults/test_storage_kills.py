@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import registry_client
 from pipeline.config import Settings
+from pipeline.kafka.admin import ensure_topics
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions, ProduceSummary, send_events
-from pipeline.serde import AvroEncoder, load_schema_file, registry_client
-from pipeline.topics import ensure_topics
+from pipeline.schema_files import load_schema_file
+from pipeline.serde import AvroEncoder
 from tests.faults.helpers import (
     duplicates,
     offsets,
@@ -64,7 +66,9 @@ def test_storage_killed_three_times_stores_every_event_exactly_once(
     produced_ids = {event["event_id"] for event in events}
     assert len(produced_ids) == TOTAL
     encoder = AvroEncoder.for_subject(
-        registry_client(settings), f"{settings.topic}-value", load_schema_file(DEFAULT_SCHEMA)
+        registry_client.connect(settings),
+        f"{settings.topic}-value",
+        load_schema_file(DEFAULT_SCHEMA),
     )
     ensure_topics(settings, {settings.topic: settings.partitions})
     properties = tmp_path / "client.properties"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.registry.server import RegistryConfig, RegistryServer
+from pipeline.registry.embedded import embedded_registry
+from pipeline.registry.server import RegistryServer
 
 
 def record(name: str, *fields: dict[str, Any]) -> str:
@@ -55,12 +55,5 @@ def register(url: str, subject: str, schema: str, **extra: Any) -> dict[str, Any
 @contextmanager
 def own_server(bootstrap: str, topic: str | None = None, **config: Any) -> Iterator[RegistryServer]:
     """A registry of this test's own, on a free port and (by default) a fresh topic."""
-    name = topic or f"_schemas-test-{uuid.uuid4().hex[:8]}"
-    server = RegistryServer(
-        RegistryConfig(bootstrap_servers=bootstrap, port=0, topic=name, **config)
-    )
-    server.start()
-    try:
+    with embedded_registry(bootstrap, topic=topic, **config) as server:
         yield server
-    finally:
-        server.stop()

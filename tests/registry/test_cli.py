@@ -12,7 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import cli
+from pipeline.cli.main import cli
 from tests.registry.helpers import call, field, record, register
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pipeline.registry.bodies import schema_request
 from pipeline.registry.errors import InvalidSchema, Unprocessable
 from pipeline.registry.schemas import parse_avro
-from pipeline.registry.wire import schema_request
 from tests.registry.helpers import call, field, record, register
 
 DEEP_JSON = b"[" * 100_000 + b"]" * 100_000

@@ -11,9 +11,9 @@ from pipeline.registry.errors import (
     SubjectSoftDeleted,
     VersionNotSoftDeleted,
 )
+from pipeline.registry.operations import Registry, SchemaRequest
 from pipeline.registry.registration import plan_registration
 from pipeline.registry.schemas import Reference
-from pipeline.registry.service import Registry, SchemaRequest
 from pipeline.registry.state import State
 from tests.registry.helpers import field, record
 

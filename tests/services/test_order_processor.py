@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from itertools import islice
 
+from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.events import AlertKind, generate_events
 from pipeline.producer import ProduceOptions, produce
-from pipeline.serde import AvroDecoder, registry_client
+from pipeline.serde import AvroDecoder
 from pipeline.services.order_processor import LifecycleTracker, OrderProcessor
 from pipeline.services.runner import Runner, RunOptions
 from tests.order_helpers import read_all, register_v1
@@ -66,7 +67,7 @@ def test_processor_raises_one_avro_alert_per_wrong_event(settings: Settings) -> 
     assert f"400 events, {expected['legal']} legal, {alerts} alerts" in processor.summary_line()
 
     messages = read_all(settings, settings.alerts_topic, alerts)
-    decoder = AvroDecoder(registry_client(settings), f"{settings.alerts_topic}-value")
+    decoder = AvroDecoder(registry_client.connect(settings), f"{settings.alerts_topic}-value")
     records = [decoder.decode(m.value())[1] for m in messages]
     assert Counter(r["kind"] for r in records) == {
         k: v for k, v in expected.items() if k in AlertKind.__members__

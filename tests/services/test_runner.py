@@ -16,14 +16,14 @@ from pathlib import Path
 from click.testing import CliRunner
 from confluent_kafka import Consumer, TopicPartition
 
-from cli import cli
+from pipeline.cli.main import cli
 from pipeline.config import Settings
 from pipeline.dlq import read_dead_letters
+from pipeline.kafka.admin import ensure_topics
+from pipeline.model import Event, Refusal
 from pipeline.producer import ProduceOptions, produce
 from pipeline.services.analytics import Analytics
-from pipeline.services.base import Event, Refusal
 from pipeline.services.runner import Runner, RunOptions
-from pipeline.topics import ensure_topics
 from tests.order_helpers import produce_raw, read_all, register_v1
 
 ROOT = Path(__file__).resolve().parents[2]

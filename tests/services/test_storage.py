@@ -15,14 +15,15 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema
 
-from pipeline.clients import close_producer
+from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.dlq import read_dead_letters
 from pipeline.events import generate_events
-from pipeline.serde import AvroEncoder, registry_client
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.clients import close_producer
+from pipeline.serde import AvroEncoder
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService
-from pipeline.topics import ensure_topics
 from tests.order_helpers import fetch, stored_rows
 from tests.store.schemas import USER_ID_AS_INT, V1, V2, event, order_value, writer
 
@@ -59,7 +60,7 @@ def test_handle_stores_and_returns_refusals(tmp_path: Path) -> None:
 
 
 def register(settings: Settings, definition: dict[str, Any]) -> AvroEncoder:
-    client = registry_client(settings)
+    client = registry_client.connect(settings)
     subject = f"{settings.topic}-value"
     text = json.dumps(definition)
     schema_id = client.register_schema(subject, Schema(text, "AVRO"))
@@ -98,7 +99,7 @@ def run_storage(settings: Settings, max_events: int) -> StorageService:
 
 
 def test_mixed_versions_evolve_the_table_and_refused_go_to_the_dlq(settings: Settings) -> None:
-    client = registry_client(settings)
+    client = registry_client.connect(settings)
     v1, v2 = register(settings, V1), register(settings, V2)
     client.set_compatibility(subject_name=f"{settings.topic}-value", level="NONE")
     breaking = register(settings, USER_ID_AS_INT)

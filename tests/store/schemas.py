@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pipeline.services.base import Event, WriterSchema
+from pipeline.model import Event, WriterSchema
 
 SUBJECT = "order-events-value"
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)

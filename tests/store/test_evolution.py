@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.store.evolution import Column, Decision, Placement, decide
+from pipeline.store.admission import Column, Decision, Placement, decide
 from pipeline.store.kinds import Kind
 from tests.store.schemas import (
     NEW_WITHOUT_DEFAULT,

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from pipeline.store.evolution import Placement
+from pipeline.store.admission import Placement
 from pipeline.store.kinds import Kind
 from pipeline.store.orders import UPSERT_SQL, order_row
 from pipeline.store.rows import converter, field_values, iso_timestamp, plan_rows

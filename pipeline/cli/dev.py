@@ -1,0 +1,138 @@
+"""`dev ...`: the local Kafka broker and schema registry, without Docker."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline.cli.common import format_duration
+from pipeline.devstack import stack
+from pipeline.devstack.layout import DevStackSettings
+
+
+def dev_options(command: Any) -> Any:
+    """Where the local stack lives and listens; `dev status/down/logs` reuse the last `up`'s."""
+    options = [
+        click.option(
+            "--home", type=click.Path(file_okay=False, path_type=Path), help="State folder."
+        ),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path)),
+        click.option("--kafka-port", type=click.IntRange(1, 65535)),
+        click.option("--controller-port", type=click.IntRange(1, 65535)),
+        click.option("--registry-port", type=click.IntRange(1, 65535)),
+        click.option("--heap", help="Broker JVM maximum heap, e.g. 512m or 1g."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def dev_settings(given: dict[str, Any]) -> DevStackSettings:
+    """Defaults, then what the last `dev up` in this home used, then the flags given now."""
+    base = stack.remembered(DevStackSettings(home=given.pop("home") or DevStackSettings().home))
+    return dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
+@click.group()
+def dev() -> None:
+    """The local Apache Kafka broker (KRaft) and schema registry, without Docker.
+
+    Example: python cli.py dev up && python cli.py dev status
+    """
+
+
+@dev.command("up")
+@dev_options
+@click.option("--no-registry", is_flag=True, help="Start only the Kafka broker.")
+def dev_up(no_registry: bool, **given: Any) -> None:
+    """Start Kafka (and the registry); return once they answer.
+
+    Example: python cli.py dev up --kafka-port 19092
+    """
+    settings = dev_settings(given)
+    settings = dataclasses.replace(settings, with_registry=not no_registry)
+    click.echo(f"Starting the local stack in {settings.home} ...")
+    result = stack.up(settings)
+    for part in result.already_running:
+        click.echo(f"{part}: already running")
+    for part in result.started:
+        click.echo(f"{part}: started")
+    click.echo(
+        f"Kafka at {settings.bootstrap}"
+        + (f", schema registry at {settings.registry_url}" if settings.with_registry else "")
+        + f" ({result.seconds:.1f} s)"
+    )
+
+
+@dev.command("fetch")
+@dev_options
+def dev_fetch(**given: Any) -> None:
+    """Check Java and Maven, and resolve Kafka's jars into the local Maven repository.
+
+    Example: python cli.py dev fetch
+    """
+    classpath = stack.fetch(dev_settings(given))
+    click.echo(f"Kafka's jars are ready ({len(classpath)} jars)")
+
+
+@dev.command("down")
+@dev_options
+def dev_down(**given: Any) -> None:
+    """Stop the registry and the broker gracefully (data is kept).
+
+    Example: python cli.py dev down
+    """
+    for line in stack.down(dev_settings(given)):
+        click.echo(line)
+
+
+@dev.command("status")
+@dev_options
+def dev_status(**given: Any) -> None:
+    """Show what runs, where, its pid, uptime, memory, and the topics.
+
+    Example: python cli.py dev status
+    """
+    report = stack.status(dev_settings(given))
+    for part in report.parts:
+        line = f"{part.name:<9} {part.state:<14} {part.address}"
+        if part.pid is not None:
+            line += f"  pid {part.pid}  up {format_duration(part.uptime_s or 0)}"
+            line += f"  rss {(part.rss_bytes or 0) / 2**20:.0f} MiB"
+        click.echo(line)
+    if report.topics:
+        click.echo("topics: " + ", ".join(report.topics))
+    if any(part.state == "died" for part in report.parts):
+        click.echo("A part died; see `python cli.py dev logs`, then `python cli.py dev up`.")
+    if any(part.state in ("died", "not answering") for part in report.parts):
+        sys.exit(1)
+
+
+@dev.command("logs")
+@dev_options
+@click.argument("part", type=click.Choice(stack.PARTS), default="kafka")
+@click.option("-n", "--lines", type=click.IntRange(1), default=50, show_default=True)
+def dev_logs(part: str, lines: int, **given: Any) -> None:
+    """Show the last lines of a part's log.
+
+    Example: python cli.py dev logs registry -n 20
+    """
+    click.echo(stack.logs(dev_settings(given), part, lines))
+
+
+@dev.command("reset")
+@dev_options
+@click.option("--yes", is_flag=True, help="Confirm: wipe every topic and registered schema.")
+def dev_reset(yes: bool, **given: Any) -> None:
+    """Stop the stack and wipe its data.
+
+    Example: python cli.py dev reset --yes
+    """
+    if not yes:
+        raise click.UsageError("this wipes every topic and schema; add --yes to confirm")
+    for line in stack.reset(dev_settings(given)):
+        click.echo(line)

@@ -1,0 +1,46 @@
+"""Every command documents itself with an example, as its help promises users."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli.main import cli
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix}{name}"
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            found += all_commands(command, f"{path} ")
+    return found
+
+
+COMMANDS = all_commands(cli)
+
+
+def test_the_cli_has_every_documented_command_group() -> None:
+    top = {path for path, _ in COMMANDS if " " not in path}
+    assert top == {
+        "bench",
+        "consume",
+        "demo",
+        "dev",
+        "dlq",
+        "produce",
+        "query",
+        "registry",
+        "schema",
+    }
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_each_command_has_help_with_an_example(path: str, command: click.Command) -> None:
+    assert command.help, f"{path} has no help"
+    assert "Example: python cli.py " in command.help, f"{path}'s help shows no example"
+    result = CliRunner().invoke(cli, [*path.split(), "--help"])
+    assert result.exit_code == 0
+    assert "Example: python cli.py" in result.output
