@@ -20,6 +20,16 @@ class WriterSchema:
     definition: dict[str, Any]  # the parsed Avro schema JSON, as registered
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class PartitionRef:
+    """A partition of a topic, with the topic's id: after a topic is deleted and created
+    again under the same name, its offsets start over, and only the id tells them apart."""
+
+    topic: str
+    partition: int
+    topic_id: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     topic: str
@@ -31,6 +41,7 @@ class Event:
     timestamp_ms: int  # Kafka message timestamp
     value: dict[str, Any]  # decoded with the writer schema itself (no projection)
     schema: WriterSchema
+    topic_id: str = ""  # the topic's id when the consume loop knows it (see PartitionRef)
 
 
 @dataclass(frozen=True, slots=True)

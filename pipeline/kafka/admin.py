@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic
 
 from pipeline.config import Settings
@@ -128,6 +128,26 @@ class Admin:
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                     raise TopicError(f"cannot delete topic {name}: {exc.args[0].str()}") from exc
+
+    def topic_ids(self, names: Iterable[str]) -> dict[str, str]:
+        """Each topic's id (a topic deleted and created again under its name gets a new one).
+
+        Messages carry no topic id in confluent-kafka 2.16, so whoever records Kafka
+        coordinates asks here once per assignment."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        futures = self._client().describe_topics(
+            TopicCollection(wanted), request_timeout=self.timeout_s
+        )
+        ids = {}
+        for name, future in futures.items():
+            try:
+                ids[name] = str(future.result(timeout=self.timeout_s).topic_id)
+            except KafkaException as exc:
+                reason = exc.args[0].str()
+                raise TopicError(f"cannot describe topic {name}: {reason}") from exc
+        return ids
 
     def config(self, name: str) -> dict[str, str]:
         """The topic's effective configuration (`cleanup.policy`, `max.message.bytes`...)."""

@@ -9,10 +9,10 @@ service may open its resources lazily on the first batch (no I/O in constructors
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
-from pipeline.model import Event, Refusal
+from pipeline.model import Event, PartitionRef, Refusal
 
 
 class Service(Protocol):
@@ -27,3 +27,19 @@ class Service(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PartitionAware(Protocol):
+    """A service that keeps something per input partition (stored positions, state).
+
+    The runner calls `assigned` when partitions are assigned, before it hands over any of
+    their events, and `revoked` when they are taken away (or lost), after the last batch
+    holding their events was handled. `assigned` returns, for the partitions it knows, the
+    offset to read next (the exactly-once sink pattern: the position stored with the
+    service's own data wins over Kafka's committed offset).
+    """
+
+    def assigned(self, partitions: Sequence[PartitionRef]) -> Mapping[PartitionRef, int]: ...
+
+    def revoked(self, partitions: Sequence[PartitionRef]) -> None: ...

@@ -30,6 +30,17 @@ def test_ensure_topics_and_delete_topics(settings: Settings) -> None:
     assert Admin.from_settings(settings).partitions(settings.topic) is None
 
 
+def test_a_topic_created_again_under_its_name_has_a_new_id(settings: Settings) -> None:
+    admin = Admin.from_settings(settings)
+    admin.ensure([TopicSpec(settings.topic, 1)])
+    first = admin.topic_ids([settings.topic])[settings.topic]
+    admin.delete([settings.topic])
+    admin.ensure([TopicSpec(settings.topic, 1)])
+    second = admin.topic_ids([settings.topic])[settings.topic]
+    assert len(first) == len(second) == 22  # Kafka's base64 form of a UUID
+    assert first != second
+
+
 def test_an_unreachable_broker_is_one_line_naming_its_address() -> None:
     config = {"bootstrap.servers": "127.0.0.1:1", "logger": silent_logger()}
     with pytest.raises(TopicError, match=r"cannot reach Kafka at 127\.0\.0\.1:1 within 1s"):
