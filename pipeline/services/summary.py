@@ -24,6 +24,8 @@ class RunSummary:
     batches: int = 0
     commit_failures: int = 0
     registry_retries: int = 0  # batches read again because the registry was unreachable
+    # Messages polled from a partition revoked during that poll: left to the new owner.
+    dropped_after_revoke: int = 0
     assignments: int = 0
     partitions: list[int] = field(default_factory=list)
     stopped_by: str = "running"
@@ -69,6 +71,8 @@ class RunSummary:
             "batches": self.batches,
             "commit_failures": self.commit_failures,
             "registry_retries": self.registry_retries,
+            "dropped_after_revoke": self.dropped_after_revoke,
+            "partitions": self.partitions,
             "stopped_by": self.stopped_by,
             "elapsed_s": round(self.elapsed_s, 3),
             "rate": round(self.rate, 1),
