@@ -7,6 +7,7 @@ with idempotence; messages are keyed by order id so an order stays in one partit
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +30,7 @@ from pipeline.serde import AvroEncoder
 from pipeline.signals import stop_on_signals
 
 DEFAULT_SCHEMA = ORDER_EVENT_V1
+DEFAULT_CANCEL_RATE = 0.05
 FLUSH_TIMEOUT_S = 60.0
 # Throughput settings: batches fill for a few ms and are compressed cheaply. 5 ms of linger
 # costs no measurable throughput against 50 ms (batches fill anyway at full speed) and cuts
@@ -66,6 +68,9 @@ class ProduceOptions:
     schema_path: Path = DEFAULT_SCHEMA
     anomaly_rate: float = 0.0
     start_ms: int | None = None
+    # Share of PLACED/CONFIRMED orders cancelled; None: DEFAULT_CANCEL_RATE if the schema
+    # has the CANCELLED status (v3 and later), else none.
+    cancel_rate: float | None = None
 
 
 @dataclass
@@ -114,6 +119,7 @@ def produce(
 ) -> ProduceSummary:
     """Send generated events; fails before sending anything if the schema is not registered."""
     schema_str = load_schema_file(options.schema_path)
+    cancel_rate = cancel_rate_for(schema_str, options)
     client = registry_client.connect(settings)
     try:
         encoder = AvroEncoder.for_subject(client, value_subject(settings.topic), schema_str)
@@ -125,8 +131,31 @@ def produce(
         orders=options.orders,
         start_ms=options.start_ms,
         anomaly_rate=options.anomaly_rate,
+        cancel_rate=cancel_rate,
     )
     return send_events(settings, encoder, islice(events, options.count), options, progress)
+
+
+def cancel_rate_for(schema_str: str, options: ProduceOptions) -> float:
+    """The share of cancellations to generate: none unless the schema can say CANCELLED."""
+    can_cancel = "CANCELLED" in status_symbols(schema_str)
+    if options.cancel_rate is None:
+        return DEFAULT_CANCEL_RATE if can_cancel else 0.0
+    if options.cancel_rate > 0 and not can_cancel:
+        raise ProduceError(
+            f"{options.schema_path.name} has no CANCELLED status, so it cannot write "
+            "cancellations: write with schemas/order_event.v3.avsc (or leave them out)"
+        )
+    return options.cancel_rate
+
+
+def status_symbols(schema_str: str) -> frozenset[str]:
+    """The symbols of the order schema's `status` enum (none if it has no such field)."""
+    for field_ in json.loads(schema_str).get("fields", []):
+        kind = field_.get("type") if field_.get("name") == "status" else None
+        if isinstance(kind, dict) and kind.get("type") == "enum":
+            return frozenset(kind.get("symbols", ()))
+    return frozenset()
 
 
 def send_events(

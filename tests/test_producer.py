@@ -14,7 +14,7 @@ from pipeline import registry_client
 from pipeline.cli.main import cli
 from pipeline.config import Settings
 from pipeline.events import LIFECYCLE, generate_events
-from pipeline.producer import ProduceOptions, produce
+from pipeline.producer import ProduceError, ProduceOptions, produce
 from pipeline.registry_client import SchemaNotRegisteredError
 from pipeline.serde import AvroDecoder
 from tests.order_helpers import read_all, register_v1
@@ -84,3 +84,20 @@ def test_cli_produce_prints_a_summary(settings: Settings) -> None:
     )
     assert missing.exit_code == 1
     assert f"subject '{settings.topic}-nowhere-value'" in missing.output
+
+
+def test_cancellations_need_a_schema_that_can_say_cancelled(settings: Settings) -> None:
+    with pytest.raises(ProduceError, match=r"order_event.v1.avsc has no CANCELLED status"):
+        produce(settings, ProduceOptions(count=10, cancel_rate=0.1))
+    args = [
+        "--bootstrap-servers",
+        settings.bootstrap_servers,
+        "--registry-url",
+        settings.registry_url,
+    ]
+    refused = CliRunner().invoke(
+        cli, [*args, "produce", "--topic", settings.topic, "--cancellations", "0.1"]
+    )
+    assert refused.exit_code == 1
+    lines = [line for line in refused.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "has no CANCELLED status" in lines[0]

@@ -46,6 +46,12 @@ SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
     show_default=True,
     help="Share of steps replaced by duplicates, swaps, unknown orders.",
 )
+@click.option(
+    "--cancellations",
+    type=click.FloatRange(0, 1),
+    help="Share of placed or confirmed orders cancelled [0.05 with a schema that has "
+    "CANCELLED (v3), else 0].",
+)
 @click.pass_context
 def produce(
     ctx: click.Context,
@@ -57,6 +63,7 @@ def produce(
     schema_path: Path | None,
     topic: str | None,
     anomalies: float,
+    cancellations: float | None,
 ) -> None:
     """Send realistic order lifecycles, Avro-encoded with a registered schema.
 
@@ -76,6 +83,7 @@ def produce(
         schema_path=schema_path or DEFAULT_SCHEMA,
         anomaly_rate=anomalies,
         start_ms=SEEDED_START_MS if seed is not None else None,
+        cancel_rate=cancellations,
     )
     with Progress(transient=True) as bar:
         task = bar.add_task(f"producing to {settings.topic}", total=limit)
