@@ -111,6 +111,11 @@ def produce(
     type=click.FloatRange(0, min_open=True),
     help="Stop after this many seconds with nothing to read.",
 )
+@click.option(
+    "--instance-id",
+    help="Static membership (group.instance.id): a restart within the session timeout keeps "
+    "this instance's partitions without a rebalance; when it stops, they wait that long.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON snapshots, not a live view.")
 @click.option(
     "--interval",
@@ -129,6 +134,7 @@ def consume(
     batch_size: int,
     max_events: int | None,
     idle_timeout: float | None,
+    instance_id: str | None,
     as_json: bool,
     interval: float,
 ) -> None:
@@ -143,7 +149,11 @@ def consume(
     settings = settings_of(ctx).with_(topic=topic, db_path=db_path, dlq_topic=dlq_topic)
     worker = make_service(service, settings)
     options = RunOptions(
-        group_id=group, batch_size=batch_size, max_events=max_events, idle_timeout_s=idle_timeout
+        group_id=group,
+        batch_size=batch_size,
+        max_events=max_events,
+        idle_timeout_s=idle_timeout,
+        instance_id=instance_id,
     )
     with ConsumeView(worker, as_json=as_json, interval_s=interval) as view:
         runner = Runner(settings, worker, options, on_tick=view.tick)
