@@ -202,10 +202,10 @@ class Runner:
             letters.append(self._letter(event, "handler-error", describe_failure(failure)))
         for letter in letters:
             dlq.send(letter)
-        dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
+        kinds = dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
         self._book.done(messages)
         self._commit(consumer, self._book.pending())
-        self.summary.count_batch(len(messages), len(events) - len(outcome.failures), letters)
+        self.summary.count_batch(len(messages), len(events) - len(outcome.failures), kinds)
 
     def _event(self, message: Message, decoder: AvroDecoder) -> Event:
         raw = message.value()

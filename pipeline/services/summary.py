@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-
-class _Letter(Protocol):
-    @property
-    def kind(self) -> str: ...
+from typing import Any
 
 
 @dataclass
@@ -32,11 +27,12 @@ class RunSummary:
     started: float = field(default_factory=time.monotonic)
     elapsed_s: float = 0.0
 
-    def count_batch(self, consumed: int, handled: int, letters: Iterable[_Letter]) -> None:
+    def count_batch(self, consumed: int, handled: int, letters: Mapping[str, int]) -> None:
+        """A batch done; `letters`: how many dead letters of each kind it wrote."""
         self.batches += 1
         self.consumed += consumed
         self.handled += handled
-        self.dead_lettered.update(letter.kind for letter in letters)
+        self.dead_lettered.update({kind: n for kind, n in letters.items() if n})
         self.elapsed_s = time.monotonic() - self.started
 
     def finish(self) -> None:
