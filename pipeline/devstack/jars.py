@@ -80,7 +80,8 @@ def resolve_classpath(pom: Path, workdir: Path) -> str:
     """Ask Maven for the jars: offline first (local repository), then online."""
     mvn = maven_executable()
     workdir.mkdir(parents=True, exist_ok=True)
-    out_file = workdir / "classpath.resolving"
+    # Absolute: Maven resolves a relative output file against the pom's folder.
+    out_file = (workdir / "classpath.resolving").resolve()
     base = [mvn, "-q", "-B", "-f", str(pom), "dependency:build-classpath"]
     base.append(f"-Dmdep.outputFile={out_file}")
     for offline in (True, False):

@@ -67,3 +67,15 @@ def test_storage_is_formatted_even_with_a_cluster_id_that_starts_with_a_dash(
     kafka.prepare(settings, jars.java_executable(), jars.kafka_classpath(settings))
     meta = (settings.kafka_data / "meta.properties").read_text()
     assert "cluster.id=-Lxsq8mTQ1uTpkM5wN8hJw" in meta
+
+
+def test_a_relative_home_resolves_the_classpath_where_the_command_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make setup` uses the default home `.devstack`, a relative path; Maven resolves a
+    relative output file against the pom's folder, not where the command runs."""
+    monkeypatch.chdir(tmp_path)
+    settings = DevStackSettings(home=Path("relative-home"))
+    entries = jars.resolve_classpath(jars.POM, settings.home).split(os.pathsep)
+    assert any(Path(e).name.startswith("kafka_2.13-4.") for e in entries)
+    assert not (jars.POM.parent / "relative-home").exists()
