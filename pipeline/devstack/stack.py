@@ -126,8 +126,11 @@ def preflight(settings: DevStackSettings, to_start: list[str]) -> None:
 
 
 def down(settings: DevStackSettings) -> list[str]:
-    """Stop PostgreSQL, the registry, then the broker. Returns what was done."""
-    return [parts.stop(settings, part) for part in reversed(PARTS)]
+    """Stop PostgreSQL, the registry, then the broker. Returns what was done (a part that
+    was neither running nor wanted is not mentioned)."""
+    wanted = wanted_parts(settings)
+    done = [(part, parts.stop(settings, part)) for part in reversed(PARTS)]
+    return [line for part, line in done if part in wanted or not line.endswith("not running")]
 
 
 def status(settings: DevStackSettings) -> StackStatus:
