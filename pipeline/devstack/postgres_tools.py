@@ -107,7 +107,8 @@ def ensure_reachable(tools: ServerTools, folder: Path) -> None:
         return
     entry = pwd.getpwnam(tools.user)
     groups = set(os.getgrouplist(tools.user, entry.pw_gid))
-    for parent in folder.resolve().parents:
+    # Folders still to be made are made by us, open to others (the usual umask).
+    for parent in (p for p in folder.resolve().parents if p.exists()):
         if not can_enter(parent.stat(), entry.pw_uid, groups):
             raise DevStackError(
                 f"PostgreSQL runs as the `{tools.user}` user (it refuses root) and cannot enter "

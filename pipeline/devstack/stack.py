@@ -13,7 +13,7 @@ from pathlib import Path
 from pipeline.devstack import kafka, parts, postgres, processes
 from pipeline.devstack.layout import DevStackSettings
 from pipeline.devstack.parts import PARTS, REGISTRY, start_kafka
-from pipeline.devstack.postgres_tools import find_tools
+from pipeline.devstack.postgres_tools import ensure_reachable, find_tools
 from pipeline.errors import DevStackError
 
 __all__ = ["PARTS", "REGISTRY", "down", "logs", "reset", "start_kafka", "status", "up"]
@@ -115,7 +115,7 @@ def preflight(settings: DevStackSettings, to_start: list[str]) -> None:
     if REGISTRY in to_start:
         ports.append((settings.registry_port, "schema registry"))
     if postgres.PART in to_start:
-        find_tools()
+        ensure_reachable(find_tools(), settings.postgres_data)
         ports.append((settings.postgres_port, "PostgreSQL"))
     seen: dict[int, str] = {}
     for port, what in ports:

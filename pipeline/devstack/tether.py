@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import os
 import pwd
-import signal
 import sys
 
 _PR_SET_PDEATHSIG = 1
@@ -63,5 +62,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
     main(sys.argv[1:])

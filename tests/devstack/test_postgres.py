@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psutil
 import pytest
 
 from pipeline.devstack import postgres
-from pipeline.devstack.postgres_tools import INSTALL_HINT, can_enter, find_tools
+from pipeline.devstack.postgres_tools import (
+    INSTALL_HINT,
+    SERVER_USER,
+    ServerTools,
+    can_enter,
+    ensure_reachable,
+    find_tools,
+)
 from pipeline.devstack.testing import running_test_postgres
-from pipeline.errors import MissingToolError
+from pipeline.errors import DevStackError, MissingToolError
 
 
 def psql(url: str, sql: str) -> subprocess.CompletedProcess[str]:
@@ -68,3 +76,19 @@ def test_who_may_enter_a_folder_follows_owner_group_and_other_bits(tmp_path: Pat
     assert not can_enter(info, owner + 1, {group + 1})
     tmp_path.chmod(0o701)
     assert can_enter(os.stat(tmp_path), owner + 1, set())
+
+
+def test_a_folder_the_server_user_cannot_enter_is_named_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    """pytest's temporary folders are their owner's alone (0700): the `postgres` user that
+    root runs the server as cannot enter them."""
+    tools = ServerTools(find_tools().bindir, SERVER_USER)
+    with pytest.raises(DevStackError, match=r"runs as the `postgres` user .* cannot enter /"):
+        ensure_reachable(tools, tmp_path / "stack" / "postgres-data")
+    reachable = Path(tempfile.mkdtemp(prefix="order-pipeline-reach-"))
+    try:
+        reachable.chmod(0o755)
+        ensure_reachable(tools, reachable / "postgres-data")
+    finally:
+        reachable.rmdir()
