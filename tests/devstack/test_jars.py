@@ -69,13 +69,13 @@ def test_storage_is_formatted_even_with_a_cluster_id_that_starts_with_a_dash(
     assert "cluster.id=-Lxsq8mTQ1uTpkM5wN8hJw" in meta
 
 
-def test_a_relative_home_resolves_the_classpath_where_the_command_runs(
+def test_the_default_home_relative_to_the_working_folder_resolves_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`make setup` uses the default home `.devstack`, a relative path; Maven resolves a
-    relative output file against the pom's folder, not where the command runs."""
+    """The default home is `.devstack` relative to where commands run (a fresh clone has no
+    classpath yet): Maven must write its answer there, not beside the pom."""
     monkeypatch.chdir(tmp_path)
-    settings = DevStackSettings(home=Path("relative-home"))
-    entries = jars.resolve_classpath(jars.POM, settings.home).split(os.pathsep)
-    assert any(Path(e).name.startswith("kafka_2.13-4.") for e in entries)
-    assert not (jars.POM.parent / "relative-home").exists()
+    settings = DevStackSettings()
+    assert not settings.home.is_absolute()
+    classpath = jars.kafka_classpath(settings)
+    assert (tmp_path / ".devstack" / "classpath.txt").read_text().endswith(classpath)
