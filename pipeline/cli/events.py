@@ -96,7 +96,10 @@ def produce(
 
 @click.command()
 @click.argument("service", type=click.Choice(["order-processor", "analytics", "storage"]))
-@click.option("--group", help="Consumer group [the service's name].")
+@click.option(
+    "--group",
+    help="Consumer group [the service's name; on another topic or store, one named after them].",
+)
 @click.option("--topic", help="Topic to read [order-events].")
 @click.option(
     "--db",
@@ -144,9 +147,8 @@ def consume(
 
     Example: python cli.py consume analytics --json --idle-timeout 10
     """
-    # Another topic gets its own dead-letter topic (`T.dlq`), as `order-events` has.
-    dlq_topic = f"{topic}.dlq" if topic else None
-    settings = settings_of(ctx).with_(topic=topic, db_path=db_path, dlq_topic=dlq_topic)
+    # Another topic gets outputs named after it (`T.dlq`, `T.alerts`), and a group too.
+    settings = settings_of(ctx).reading(topic).with_(db_path=db_path)
     worker = make_service(service, settings)
     options = RunOptions(
         group_id=group,

@@ -32,6 +32,7 @@ from pipeline.registry_client import RegistryUnavailable, value_subject
 from pipeline.serde import AvroDecoder, DecodeError
 from pipeline.services.assignment import Assignment, Key
 from pipeline.services.base import Service
+from pipeline.services.groups import chosen_group
 from pipeline.services.isolation import describe_failure, handle_isolating
 from pipeline.services.offsets import OffsetBook
 from pipeline.services.summary import RunSummary
@@ -46,7 +47,7 @@ ASSIGNMENT_STRATEGY = "cooperative-sticky"
 
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
-    group_id: str | None = None  # defaults to the service's name
+    group_id: str | None = None  # defaults to one named after what it reads (groups.py)
     batch_size: int = 500
     poll_timeout_s: float = 0.5
     max_events: int | None = None  # stop once this many messages are done (tests, demo)
@@ -74,7 +75,8 @@ class Runner:
         self.settings = settings
         self.service = service
         self.options = options or RunOptions()
-        self.summary = RunSummary(service.name, self.options.group_id or service.name)
+        group = chosen_group(service.name, settings, self.options.group_id)
+        self.summary = RunSummary(service.name, group)
         self._on_tick = on_tick
         self._stop = threading.Event()
         self._book = OffsetBook()
