@@ -90,7 +90,7 @@ def produce(
         summary = run_produce(settings, options, lambda s: bar.update(task, completed=s.produced))
     for line in summary.describe():
         click.echo(line)
-    if summary.failed or summary.delivered < summary.produced:
+    if not summary.ok:
         sys.exit(1)
 
 
