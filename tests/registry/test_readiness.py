@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.devstack.stack import registry_answers
+from pipeline.devstack.parts import registry_answers
 from pipeline.kafka.admin import Admin
 from tests.registry.helpers import call, field, own_server, record, register
 
