@@ -1,48 +1,40 @@
-"""The HTTP side: a threaded stdlib server speaking HTTP/1.1 keep-alive, errors as JSON.
+"""The HTTP side: uvicorn (httptools' parser) serving the registry's ASGI app, in a thread.
 
-Each response goes out in one write with Nagle off: with two writes (headers, body) a
-keep-alive client can wait for a delayed ACK, ~40 ms per request. Request headers are
-parsed here rather than by the email package, which cost a fifth of a lookup's CPU.
-
-Slow or many clients cannot hold it: open connections are capped (the rest get a 503 and
-are closed at once), and a request's headers must arrive by a deadline that a reaper
-thread enforces, so trickling a byte at a time does not extend it. `100 Continue` is sent
-only when the body is about to be read: after auth, routing and the size check.
+uvicorn does not bound how long a client may take over its request head, nor how many
+connections stay open, and answers malformed requests in plain text. What the registry adds:
+a deadline for each request head (from the accept, or from the first byte of a later
+request on a kept-alive connection; trickling bytes does not extend it), a cap on a head's
+size (431), Confluent's JSON error body on every refusal made outside the app, and a cap on
+open connections enforced where they are accepted: one over the cap gets its 503 and is
+closed right there, before the event loop spends anything on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
+import re
 import socket
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pipeline.registry.auth import BasicAuth
-from pipeline.registry.errors import (
-    ApiError,
-    LengthRequired,
-    MethodNotAllowed,
-    PayloadTooLarge,
-    Unauthorized,
-    Unprocessable,
-    status_and_code,
-)
-from pipeline.registry.operations import Registry
-from pipeline.registry.router import Request, Router, parse_query
-from pipeline.registry.routes import Raw
+import httptools
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from pipeline.registry.asgi import CONTENT_TYPE, RegistryApp
 
 log = logging.getLogger(__name__)
-CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-MAX_HEADERS, MAX_LINE = 100, 65536
-KEEPALIVE_S = 30.0  # an idle kept-alive connection is closed after this
-REAP_EVERY_S = 0.25
+KEEPALIVE_S = 30  # an idle kept-alive connection is closed after this
+MAX_HEAD_BYTES = 64 * 1024
+# A well-formed request line, whatever its method (a token, RFC 9110).
+REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ \S+ HTTP/1\.[01]\r?\n")
+STOP_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -52,272 +44,222 @@ class Limits:
     max_connections: int
 
 
-def error_response(status: int, message: str) -> bytes:
-    """A whole response with Confluent's error body, for the refusals made outside a handler."""
+def refusal(status: int, message: str) -> bytes:
+    """A whole response with Confluent's error body, for refusals made outside the app."""
     body = json.dumps({"error_code": status, "message": message}).encode()
     head = (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: {CONTENT_TYPE}\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        f"content-type: {CONTENT_TYPE.decode()}\r\ncontent-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
     )
     return head.encode("latin-1") + body
 
 
-class Server(ThreadingHTTPServer):
-    """Tracks open connections (to cap them, to end idle keep-alive threads in `close_all`)
-    and the deadline of each request head being read."""
+class GuardedProtocol(HttpToolsProtocol):
+    """httptools' protocol with a head deadline, a connection cap and JSON refusals."""
 
-    daemon_threads = True
-    request_queue_size = 128
-    registry: Registry  # set before serving
+    limits: Limits  # set on the subclass `protocol_for` makes
+    gate: Gate
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        router: Router,
-        auth: BasicAuth | None,
-        limits: Limits,
-    ) -> None:
-        super().__init__(address, handler)
-        self.router, self.auth, self.limits = router, auth, limits
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        self.open_count = 0
-        self.deadlines: dict[socket.socket, float] = {}
-        self._reaper_stop = threading.Event()
-        self._date: tuple[int, str] = (0, "")
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.gate.arrived()
+        self._head_bytes = self._head_size = 0
+        self._in_head = True
+        self._heads = 0
+        self._deadline: asyncio.TimerHandle | None = None
+        self._arm()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.connections_lock:
-            full = self.open_count >= self.limits.max_connections
-            if not full:
-                self.open_count += 1
-                self.deadlines[request] = time.monotonic() + self.limits.header_timeout_s
-        if full:
-            limit = self.limits.max_connections
-            with contextlib.suppress(OSError):  # best effort: the client may be gone
-                request.send(error_response(503, f"More than {limit} open connections"))
-            self.shutdown_request(request)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, with the head's size counted and an unknown method answered 501."""
+        self._unset_keepalive_if_required()
+        if self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserInvalidMethodError:
+            if REQUEST_LINE.match(data):  # RFC 9110: a method not recognised at all is 501
+                self._refuse(501, "HTTP 501 Not Implemented: unknown request method")
+            else:
+                self._refuse(400, "Invalid HTTP request received.")
             return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._released(request)
-            raise
+        except httptools.HttpParserUpgrade:
+            pass  # no protocol upgrade is served: the request is answered as it is
+        except httptools.HttpParserError:
+            self._refuse(400, "Invalid HTTP request received.")
+            return
+        # Counted only while the head is incomplete: a body sent with it is not its size.
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+            self._refuse(431, f"The request head is larger than {MAX_HEAD_BYTES} bytes")
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._released(request)
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_size = True, 0
+        if self._heads:  # a later request on a kept-alive connection: its own deadline
+            self._arm()
+        self._heads += 1
 
-    def _released(self, request: Any) -> None:
-        with self.connections_lock:
-            self.open_count -= 1
-            self.deadlines.pop(request, None)
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
 
-    def expect_head(self, conn: socket.socket, within_s: float) -> None:
-        with self.connections_lock:
-            self.deadlines[conn] = time.monotonic() + within_s
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        super().on_header(name, value)
 
-    def head_read(self, conn: socket.socket) -> None:
-        with self.connections_lock:
-            self.deadlines.pop(conn, None)
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm()
+        if self._head_size > MAX_HEAD_BYTES:  # a whole head that arrived at once
+            self._refuse(431, f"The request head is larger than {MAX_HEAD_BYTES} bytes")
+            return
+        super().on_headers_complete()
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        reaper = threading.Thread(target=self._reap, name="registry-http-reaper", daemon=True)
-        reaper.start()
-        try:
-            super().serve_forever(poll_interval)
-        finally:
-            self._reaper_stop.set()
-            reaper.join(timeout=5)
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._in_head, self._head_bytes = True, 0  # what comes next is a new request's head
 
-    def _reap(self) -> None:
-        """Close connections whose request head is late (a 408 first, if it can be sent)."""
-        late = error_response(408, "The request headers did not arrive in time")
-        while not self._reaper_stop.wait(REAP_EVERY_S):
-            now = time.monotonic()
-            with self.connections_lock:
-                expired = [conn for conn, due in self.deadlines.items() if due <= now]
-                for conn in expired:
-                    del self.deadlines[conn]
-            for conn in expired:
-                with contextlib.suppress(OSError):  # gone already
-                    conn.send(late, socket.MSG_DONTWAIT)
-                    conn.shutdown(socket.SHUT_RDWR)
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(400, msg)
 
-    def date(self) -> str:
-        """The Date header, formatted at most once a second."""
-        now = int(time.time())
-        if self._date[0] != now:
-            self._date = (now, formatdate(now, usegmt=True))
-        return self._date[1]
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.limits.header_timeout_s, self._late)
 
-    def close_all(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):  # already gone
-                    conn.shutdown(socket.SHUT_RDWR)
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _late(self) -> None:
+        self._deadline = None
+        if self._in_head and not self.transport.is_closing():
+            self._refuse(408, "The request headers did not arrive in time")
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.write(refusal(status, message))
+            self.transport.close()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = KEEPALIVE_S  # a read (an idle wait, a body) waits at most this
-    server: Server
-    fields: dict[str, str]  # request headers, names in lower case
-    body_read: bool  # whether this request's body was consumed from the connection
-    continue_expected: bool  # whether the client waits for 100 Continue before its body
-    raw_requestline: bytes  # set by the stdlib before parse_request
-    served: int = 0
+class Gate:
+    """Accepts connections up to the cap (those open plus those accepted but not yet handed
+    to a protocol); refuses the rest on the spot."""
 
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.connections: set[Any] = set()  # uvicorn's server state: open protocols
+        self._handed_over = 0  # accepted, connection_made still to come
 
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
+    def arrived(self) -> None:
+        self._handed_over = max(0, self._handed_over - 1)
 
-    def handle_one_request(self) -> None:
-        if self.served:
-            # The deadline of the first request runs from the accept; a later one's from
-            # the end of the previous answer, the idle wait of keep-alive included.
-            wait = KEEPALIVE_S + self.server.limits.header_timeout_s
-            self.server.expect_head(self.connection, wait)
-        self.served += 1
-        try:
-            super().handle_one_request()
-        finally:
-            self.server.head_read(self.connection)
+    def accept(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, factory: Callable[[], Any]
+    ) -> None:
+        """The listening socket is readable: take what is waiting, 64 at a time."""
+        for _ in range(64):
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:  # out of file descriptors, say: wait, then go on
+                log.warning("accepting connections: %s; pausing for 1 s", exc)
+                loop.remove_reader(sock.fileno())
+                loop.call_later(
+                    1.0, loop.add_reader, sock.fileno(), self.accept, loop, sock, factory
+                )
+                return
+            conn.setblocking(False)
+            cap = self.limits.max_connections
+            if len(self.connections) + self._handed_over >= cap:
+                with contextlib.suppress(OSError):  # best effort: it may be gone already
+                    conn.send(refusal(503, f"More than {cap} open connections"))
+                conn.close()
+                continue
+            self._handed_over += 1
+            loop.create_task(loop.connect_accepted_socket(factory, conn))
 
-    def parse_request(self) -> bool:
-        """Request line and headers; False (after answering) if they are malformed."""
-        self.command, self.close_connection = "", True
-        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        self.requestline = line
-        words = line.split()
-        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
-            self.send_error(400, f"Bad request line {line[:100]!r}")
-            return False
-        self.command, self.path, self.request_version = words
-        fields = self.read_fields()
-        if fields is None:
-            return False
-        self.server.head_read(self.connection)
-        self.fields = fields
-        connection = fields.get("connection", "").lower()
-        old = self.request_version == "HTTP/1.0" and connection != "keep-alive"
-        self.close_connection = old or connection == "close"
-        self.continue_expected = fields.get("expect", "").lower() == "100-continue"
-        return True
 
-    def read_fields(self) -> dict[str, str] | None:
-        fields: dict[str, str] = {}
-        for _ in range(MAX_HEADERS):
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if len(raw) > MAX_LINE:
-                self.send_error(431, "A request header line is too long")
-                return None
-            if raw in (b"\r\n", b"\n", b""):
-                return fields
-            name, sep, value = raw.decode("iso-8859-1").partition(":")
-            if not sep:
-                self.send_error(400, f"Malformed request header {name.strip()[:100]!r}")
-                return None
-            fields[name.strip().lower()] = value.strip()
-        self.send_error(431, f"More than {MAX_HEADERS} request headers")
-        return None
+class GatedServer(uvicorn.Server):
+    """uvicorn's server, its listening sockets read by a `Gate` instead of asyncio's own."""
 
-    def do_GET(self) -> None:
-        self.dispatch()
+    def __init__(self, config: uvicorn.Config, gate: Gate) -> None:
+        super().__init__(config)
+        self.gate = gate
+        gate.connections = self.server_state.connections
 
-    # Every standard method reaches the router, so a route answers 405 (not the stdlib's
-    # 501) to the ones it does not serve.
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
-    do_TRACE = do_CONNECT = do_QUERY = do_GET
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        loop, config = asyncio.get_running_loop(), self.config
 
-    def dispatch(self) -> None:
-        self.body_read = False
-        try:
-            auth = self.server.auth
-            if auth is not None and not auth.allows(self.fields.get("authorization")):
-                raise Unauthorized("Unauthorized: this registry needs HTTP basic auth")
-            path, _, query = self.path.partition("?")
-            handler, params = self.server.router.match(self.command, path)
-            request = Request(self.command, params, parse_query(query), self.read_body())
-            result = handler(self.server.registry, request)
-            body = result.body if isinstance(result, Raw) else json.dumps(result).encode()
-            self.reply(200, body)
-        except ApiError as exc:
-            if not self.body_read and self.fields.get("content-length", "0") != "0":
-                # Refused before its body was read (401, 404, 405): on a kept-alive
-                # connection that body would be taken as the next request.
-                self.close_connection = True
-            self.reply_error(exc)
-        except RecursionError:
-            # Input nested deeper than any check expects (a schema through its references).
-            self.reply_error(Unprocessable("The request nests too deeply to be processed"))
-        except Exception:
-            # A bug, not bad input: the client gets a 500, the log gets the traceback.
-            log.exception("%s %s failed", self.command, self.path)
-            self.reply(500, b'{"error_code":50001,"message":"Internal server error"}')
+        def factory() -> Any:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state={}, _loop=loop
+            )
 
-    def read_body(self) -> bytes:
-        if self.fields.get("transfer-encoding"):
-            self.close_connection = True
-            raise LengthRequired("Chunked request bodies are not supported; send Content-Length")
-        raw = self.fields.get("content-length") or "0"
-        try:
-            length = int(raw)
-        except ValueError:
-            self.close_connection = True
-            raise LengthRequired(f"Content-Length {raw!r} is not a number") from None
-        limit = self.server.limits.max_body
-        if length > limit:
-            self.close_connection = True  # the unread body would be taken as the next request
-            raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {limit} bytes")
-        if length <= 0:
-            return b""
-        if self.continue_expected:  # only now: refusals above are sent without inviting it
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self.body_read = True
-        return self.rfile.read(length)
+        for sock in sockets or []:
+            loop.remove_reader(sock.fileno())
+            loop.add_reader(sock.fileno(), self.gate.accept, loop, sock, factory)
 
-    def reply_error(self, error: ApiError) -> None:
-        status, code = status_and_code(error)
-        body = json.dumps({"error_code": code, "message": str(error)}).encode()
-        extra = 'WWW-Authenticate: Basic realm="schema-registry"\r\n' if status == 401 else ""
-        if isinstance(error, MethodNotAllowed):
-            extra += f"Allow: {', '.join(error.allowed)}\r\n"
-        self.reply(status, body, extra)
 
-    def reply(self, status: int, body: bytes, extra_headers: str = "") -> None:
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            f"Date: {self.server.date()}\r\nContent-Type: {CONTENT_TYPE}\r\n"
-            f"Content-Length: {len(body)}\r\n{extra_headers}"
+def protocol_for(limits: Limits, gate: Gate) -> type[GuardedProtocol]:
+    return type("RegistryProtocol", (GuardedProtocol,), {"limits": limits, "gate": gate})
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (port 0 picks a free one), bound before anything else starts."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class HttpServer:
+    """uvicorn on a bound socket, in a thread of its own; `stop()` closes every connection."""
+
+    def __init__(self, sock: socket.socket, app: RegistryApp, limits: Limits) -> None:
+        self.sock, self.app = sock, app
+        host, port = sock.getsockname()[:2]
+        self.address = (str(host), int(port))  # kept: the socket is closed by `stop()`
+        gate = Gate(limits)
+        config = uvicorn.Config(
+            app,
+            http=protocol_for(limits, gate),
+            lifespan="off",
+            log_config=None,  # the process's logging stays as the caller set it
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=KEEPALIVE_S,
+            timeout_graceful_shutdown=STOP_TIMEOUT_S,
+            backlog=1024,
         )
-        if self.close_connection:
-            head += "Connection: close\r\n"
-        payload = head.encode("latin-1") + b"\r\n" + (b"" if self.command == "HEAD" else body)
-        self.wfile.write(payload)
+        self._server = GatedServer(config, gate)
+        self._thread: threading.Thread | None = None
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors the stdlib finds before routing (bad request line, huge headers), as JSON."""
-        self.close_connection = True
-        text = message or HTTPStatus(code).phrase
-        self.reply(code, json.dumps({"error_code": code, "message": text}).encode())
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self.sock]}, name="registry-http"
+        )
+        self._thread.start()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
-def make_server(
-    host: str, port: int, router: Router, auth: BasicAuth | None, limits: Limits
-) -> Server:
-    """Bind (port 0 picks a free one); set `registry`, then `serve_forever` in a thread."""
-    return Server((host, port), Handler, router, auth, limits)
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=STOP_TIMEOUT_S + 2)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(timeout=5)
+            self._thread = None
+        self.sock.close()

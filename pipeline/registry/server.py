@@ -14,12 +14,14 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from pipeline.errors import RegistryError
+from pipeline.registry.asgi import RegistryApp
 from pipeline.registry.auth import BasicAuth
-from pipeline.registry.http import Limits, Server, make_server
+from pipeline.registry.http import HttpServer, Limits, bind
 from pipeline.registry.operations import Registry
 from pipeline.registry.router import Router
 from pipeline.registry.routes import ROUTES
@@ -54,8 +56,9 @@ class RegistryServer:
         self.config = config
         self._state = State()
         self._topic: SchemasTopic | None = None
-        self._http: Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: HttpServer | None = None
+        # Requests that may block (writes wait for Kafka) or take a while (Avro parsing).
+        self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="registry-request")
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
         self._fatal: str | None = None
@@ -68,9 +71,11 @@ class RegistryServer:
             auth = BasicAuth(config.basic_auth) if config.basic_auth is not None else None
             limits = Limits(config.max_body_bytes, config.header_timeout_s, config.max_connections)
             try:  # first: a taken port is said before anything else is done
-                self._http = make_server(config.host, config.port, Router(ROUTES), auth, limits)
+                sock = bind(config.host, config.port)
             except OSError as exc:
                 raise RegistryError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+            app = RegistryApp(Router(ROUTES), auth, config.max_body_bytes, self._workers)
+            self._http = HttpServer(sock, app, limits)
             self._topic = SchemasTopic(
                 bootstrap_servers=config.bootstrap_servers,
                 topic=config.topic,
@@ -81,14 +86,11 @@ class RegistryServer:
                 on_fatal=self._fail,
             )
             self._topic.open()
-            self._http.registry = Registry(self._state, self._topic)
+            app.registry = Registry(self._state, self._topic)
+            self._http.start()
         except BaseException:
             self.stop()
             raise
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.2}, name="registry-http"
-        )
-        self._thread.start()
         log.info("schema registry serving %s (topic %s)", self.url, config.topic)
 
     @property
@@ -115,23 +117,19 @@ class RegistryServer:
     def url(self) -> str:
         if self._http is None:
             raise RegistryError("the registry server is not started")
-        host, port = self._http.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self._http.address
+        return f"http://{host}:{port}"
 
     def stop(self) -> None:
         """Stop serving and close the Kafka clients; safe to call more than once."""
         self._stopped.set()
         with self._stop_lock:  # serve_forever's own stop may race a caller's
-            if self._http is not None and self._thread is not None:
-                self._http.shutdown()
-                self._thread.join(timeout=5)
-                self._thread = None
-                self._http.close_all()
             if self._http is not None:
-                self._http.server_close()
+                self._http.stop()
             if self._topic is not None:
                 self._topic.close()
                 self._topic = None
+            self._workers.shutdown(wait=False, cancel_futures=True)
 
     def serve_forever(self, on_started: Callable[[str], None] | None = None) -> None:
         """Start, then block until `stop()` is called or SIGINT/SIGTERM arrives."""

@@ -172,3 +172,14 @@ def test_every_user_is_checked_and_unknown_ones_refused(guarded: RegistryServer)
     for header in (basic("alice", "builder"), basic("carol", "x"), "Bearer abc", ""):
         status, body = call(guarded.url, "GET", "/subjects", headers={"Authorization": header})
         assert (status, body["error_code"]) == (401, 401)
+
+
+def test_a_huge_request_head_is_431(limited: RegistryServer) -> None:
+    head = b"GET /subjects HTTP/1.1\r\nHost: registry\r\nX-Big: " + b"x" * 70_000 + b"\r\n\r\n"
+    with socket.create_connection(address(limited.url), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431 ") and b'"error_code": 431' in answer, answer[:200]
+    assert served(limited.url)
