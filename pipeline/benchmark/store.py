@@ -18,33 +18,26 @@ every 20 batches. Prints medians of `--runs` runs.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from pipeline.benchmark.commandline import Out, add_target_arguments, run_main, say, target_of
+from pipeline.benchmark.decoded import BATCH, decoded_batches
 from pipeline.benchmark.store_e2e import run_store_e2e
 from pipeline.benchmark.textbook import TextbookTable
-from pipeline.events import generate_events
-from pipeline.model import Event, Refusal, WriterSchema
-from pipeline.registry_client import value_subject
-from pipeline.schema_files import ORDER_EVENT_V1
+from pipeline.model import Event, Refusal
 from pipeline.store import AuditStore, open_read_only
 from pipeline.store.admission import META_COLUMNS
 from pipeline.store.rows import RowPlan
 
-BATCH = 500  # the runner's default batch size
 SAMPLE_EVERY = 20  # batches between memory samples
 MiB = 2**20
 
@@ -70,33 +63,6 @@ class Run:
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
-
-
-def v1_writer() -> WriterSchema:
-    text = ORDER_EVENT_V1.read_text(encoding="utf-8")
-    return WriterSchema(1, value_subject("order-events"), 1, json.loads(text))
-
-
-def decoded_batches(count: int, size: int) -> Iterator[list[Event]]:
-    """Lifecycle events shaped as the decoder hands them over (UUIDs, aware datetimes)."""
-    schema = v1_writer()
-    values = islice(generate_events(seed=7, orders=1000), count)
-    offset = 0
-    while batch := list(islice(values, size)):
-        events = []
-        for value in batch:
-            decoded = {
-                **value,
-                "event_id": uuid.UUID(value["event_id"]),
-                "order_id": uuid.UUID(value["order_id"]),
-                "timestamp": dt.datetime.fromtimestamp(value["timestamp"] / 1000, dt.UTC),
-            }
-            ms = value["timestamp"]
-            events.append(
-                Event("order-events", offset % 6, offset, None, b"", (), ms, decoded, schema)
-            )
-            offset += 1
-        yield events
 
 
 class InsertAllStore(AuditStore):

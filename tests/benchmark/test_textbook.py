@@ -3,14 +3,18 @@ and its registry clients closed after."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from contextlib import closing
 from itertools import islice
+from pathlib import Path
 
 from pipeline import registry_client
-from pipeline.benchmark import measure
+from pipeline.benchmark.decoded import decoded_batches
 from pipeline.benchmark.stack import Target, workspace
 from pipeline.benchmark.textbook import (
     TextbookEncoder,
+    TextbookTable,
     count_rows,
     textbook_consume,
     textbook_produce,
@@ -60,10 +64,14 @@ def test_the_textbook_producer_and_consumer_store_every_event_once(
     assert opened_clients.left_open() == 0
 
 
-def test_our_side_of_the_comparison_closes_its_registry_client(
-    settings: Settings, opened_clients: OpenedClients
-) -> None:
-    with workspace(Target(settings, own_broker=False, own_registry=False)) as ws:
-        produced = measure.produce(measure.OURS, ws.lane("ours"), 100, None, seed=1)
-    assert produced.delivered == 100
-    assert opened_clients.clients and opened_clients.left_open() == 0
+def test_the_textbook_table_commits_each_row_on_a_default_connection(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    table = TextbookTable.open(path)
+    try:
+        for (event,) in decoded_batches(3, 1):
+            table.store(event.value)
+            assert count_rows(path) == event.offset + 1  # committed: another connection sees it
+    finally:
+        table.close()
+    with closing(sqlite3.connect(str(path))) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
