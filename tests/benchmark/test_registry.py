@@ -4,11 +4,19 @@ cannot start said in one line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
 
 import pytest
 
-from pipeline.benchmark.registry import RegistryBenchOptions, run_registry_bench, summary_lines
+from pipeline import registry_client
+from pipeline.benchmark.registry import (
+    RegistryBenchOptions,
+    client_rate,
+    record,
+    run_registry_bench,
+    summary_lines,
+)
 from pipeline.benchmark.registry_process import registry_process
 from pipeline.benchmark.stack import BenchError, Target
 from pipeline.config import Settings
@@ -34,7 +42,7 @@ def test_a_registry_process_of_its_own_is_measured_stopped_and_its_topic_deleted
     before = topic_names(settings)
     results = run_registry_bench(Target(settings, own_broker=False, own_registry=True), SMALL)
     assert set(results) == FIGURES
-    assert all(value > 0 for value in results.values()), results
+    assert all(value > 0 for value in results.values()), sorted(results.items())
     assert summary_lines(results)[-1].startswith("target (>= 3000 lookups/s")
     assert topics_gone(settings, topic_names(settings) - before)
     assert opened_clients.left_open() == 0
@@ -56,3 +64,17 @@ def test_a_registry_process_that_cannot_start_is_one_line(settings: Settings) ->
     message = str(caught.value)
     assert message.startswith("the registry process did not start: ")
     assert "no.such.property" in message and "\n" not in message
+
+
+def test_the_client_lookup_rate_leaves_out_the_clients_start_up(
+    settings: Settings, unique: Callable[[str], str]
+) -> None:
+    # Shorter than building a client takes: with the start-up on the clock, no lookup fits.
+    with registry_client.connected(settings) as client:
+        subject = registry_client.value_subject(unique("bench-lookup"))
+        schema_id = registry_client.register(client, subject, record("Probe")).schema_id
+        assert schema_id is not None
+        try:
+            assert client_rate(settings, schema_id, seconds=0.001) > 0
+        finally:
+            registry_client.delete_subject(client, subject, permanent=True)
