@@ -101,10 +101,7 @@ def bench(
         "output_dir": output,
     }
     options = replace(options, chart=not no_chart, **{k: v for k, v in changes.items() if v})
-    try:  # before minutes of measuring, not after
-        options.output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot write results to {options.output_dir}: {exc.strerror}") from exc
+    _writable(options.output_dir)
     target = _target(ctx)
     with _stoppable():
         result = run_bench(
@@ -140,6 +137,7 @@ def bench_producer(ctx: click.Context, events: int, runs: int, output: Path) -> 
 
     Example: python cli.py bench producer --events 20000 --runs 1
     """
+    _writable(output)
     options = producer.ProducerBenchOptions(events=events, runs=runs)
     with _stoppable():
         result = producer.run_producer_bench(_target(ctx), options, out=click.echo)
@@ -227,6 +225,13 @@ def _target(ctx: click.Context) -> Target:
         own_broker=not root.get("bootstrap_servers"),
         own_registry=not root.get("registry_url"),
     )
+
+
+def _writable(folder: Path) -> None:
+    try:  # before minutes of measuring, not after
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write results to {folder}: {exc.strerror}") from exc
 
 
 @contextmanager

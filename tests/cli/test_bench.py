@@ -102,6 +102,14 @@ def test_bench_store_measures_the_store_alone() -> None:
     assert "  textbook (journal, sync=FULL):" in result.stdout
 
 
+def test_bench_producer_checks_its_output_folder_before_measuring(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(cli, ["bench", "producer", "--output", str(blocker / "out")])
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot write results to {blocker / 'out'}: Not a directory\n"
+
+
 def test_the_options_of_bench_itself_are_refused_with_a_subcommand() -> None:
     result = CliRunner().invoke(cli, ["bench", "--quick", "store"])
     assert result.exit_code == 2
