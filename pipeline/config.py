@@ -30,16 +30,23 @@ class Settings:
     topic: str = "order-events"
     alerts_topic: str = "order-alerts"
     dlq_topic: str = "order-events.dlq"
+    stats_topic: str = "order-stats"
     partitions: int = 6
     db_path: Path = Path("data/audit.db")
     # Raw librdkafka properties (SASL/SSL for a managed cluster), passed through untouched.
     client_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then the usual environment variables, then explicit overrides (flags)."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Defaults (the class's, then `defaults`, e.g. the running local stack's addresses),
+        then the usual environment variables, then explicit overrides (flags)."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(defaults or {})
         if env.get("KAFKA_BOOTSTRAP_SERVERS"):
             values["bootstrap_servers"] = env["KAFKA_BOOTSTRAP_SERVERS"]
         if env.get("SCHEMA_REGISTRY_URL"):
@@ -54,6 +61,20 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with `changes`; a change given as None (a flag not used) is ignored."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def reading(self, topic: str | None) -> Settings:
+        """A pipeline on input `topic`: what it writes is named after it (`T.dlq`, `T.alerts`,
+        `T.stats`), so two pipelines on one cluster never mix. The default topic, or None,
+        keeps the names as they are."""
+        if topic is None or topic == self.topic:
+            return self
+        return replace(
+            self,
+            topic=topic,
+            dlq_topic=f"{topic}.dlq",
+            alerts_topic=f"{topic}.alerts",
+            stats_topic=f"{topic}.stats",
+        )
 
     def kafka_config(self, **extra: Any) -> dict[str, Any]:
         """librdkafka configuration: connection, the user's properties, then the caller's."""
