@@ -106,13 +106,14 @@ class Admin:
         self._await_visible(created)
         return created
 
-    def _await_visible(self, names: list[str]) -> None:
-        """Until the broker's metadata shows the new topics (it lags the controller a little),
-        so that whoever reads or writes them next does not find them missing."""
+    def _await_visible(self, names: list[str], *, present: bool = True) -> None:
+        """Until the broker's metadata shows the new topics, or no longer shows deleted ones
+        (it lags the controller a little), so that whoever comes next finds them as left."""
         deadline = time.monotonic() + self.timeout_s
         while names and time.monotonic() < deadline:
             topics = self.metadata().topics
-            names = [n for n in names if n not in topics or topics[n].error is not None]
+            shown = {n for n in names if n in topics and topics[n].error is None}
+            names = [n for n in names if (n in shown) != present]
             if names:
                 time.sleep(0.05)
 
@@ -128,6 +129,7 @@ class Admin:
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                     raise TopicError(f"cannot delete topic {name}: {exc.args[0].str()}") from exc
+        self._await_visible(topics, present=False)
 
     def topic_ids(self, names: Iterable[str]) -> dict[str, str]:
         """Each topic's id (a topic deleted and created again under its name gets a new one).
