@@ -11,6 +11,7 @@ from rich.progress import Progress, TaskID
 from pipeline.cli.common import settings_of
 from pipeline.cli.dev import dev_settings
 from pipeline.cli.output import render
+from pipeline.cli.types import count, number
 from pipeline.demo.story import DemoOptions, DemoReport, run_story
 from pipeline.devstack import stack
 
@@ -18,14 +19,14 @@ from pipeline.devstack import stack
 @click.command()
 @click.option(
     "--events",
-    type=click.IntRange(100),
+    type=count(100),
     default=20_000,
     show_default=True,
     help="Events in each producing phase.",
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(0),
+    type=number(0),
     default=5_000,
     show_default=True,
     help="Events/s per producer (0: as fast as possible).",

@@ -10,6 +10,7 @@ import click
 from rich.progress import Progress
 
 from pipeline.cli.common import settings_of
+from pipeline.cli.types import count, number
 from pipeline.cli.views import ConsumeView, detail
 from pipeline.dlq import read_dead_letters
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions
@@ -21,12 +22,12 @@ SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 
 
 @click.command()
-@click.option("--count", type=click.IntRange(0), help="Events to send [1000; 0: no limit].")
-@click.option("--rate", type=click.FloatRange(0, min_open=True), help="Events/s [unlimited].")
-@click.option("--duration", type=click.FloatRange(0, min_open=True), help="Stop after seconds.")
+@click.option("--count", type=count(0), help="Events to send [1000; 0: no limit].")
+@click.option("--rate", type=number(0, min_open=True), help="Events/s [unlimited].")
+@click.option("--duration", type=number(0, min_open=True), help="Stop after seconds.")
 @click.option(
     "--orders",
-    type=click.IntRange(1),
+    type=count(1),
     default=100,
     show_default=True,
     help="Orders in flight at once (their events interleave).",
@@ -41,7 +42,7 @@ SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 @click.option("--topic", help="Topic to write to [order-events].")
 @click.option(
     "--anomalies",
-    type=click.FloatRange(0, 1),
+    type=number(0, 1),
     default=0.0,
     show_default=True,
     help="Share of steps replaced by duplicates, swaps, unknown orders.",
@@ -96,17 +97,17 @@ def produce(
     type=click.Path(dir_okay=False, path_type=Path),
     help="storage: the SQLite audit store [data/audit.db].",
 )
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
-@click.option("--max-events", type=click.IntRange(1), help="Stop after this many messages.")
+@click.option("--batch-size", type=count(1, 10_000), default=500, show_default=True)
+@click.option("--max-events", type=count(1), help="Stop after this many messages.")
 @click.option(
     "--idle-timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=number(0, min_open=True),
     help="Stop after this many seconds with nothing to read.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON snapshots, not a live view.")
 @click.option(
     "--interval",
-    type=click.FloatRange(0.1),
+    type=number(0.1),
     default=1.0,
     show_default=True,
     help="Seconds between view updates.",
@@ -149,7 +150,7 @@ def consume(
 @click.command()
 @click.option(
     "--limit",
-    type=click.IntRange(1),
+    type=count(1),
     default=20,
     show_default=True,
     help="Show the last N dead letters.",

@@ -14,7 +14,6 @@ from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.demo.background import ServicesInBackground
 from pipeline.dlq import read_dead_letters
-from pipeline.errors import RegistryError
 from pipeline.kafka import clients
 from pipeline.producer import ProduceOptions, ProduceSummary, produce
 from pipeline.schema_files import (
@@ -23,6 +22,7 @@ from pipeline.schema_files import (
     ORDER_EVENT_V2,
     load_schema_file,
 )
+from pipeline.schema_lab import subjects
 from pipeline.store import reports
 from pipeline.store.readonly import open_read_only, run_query
 
@@ -81,8 +81,9 @@ def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Prog
 
 def _register(settings: Settings, subject: str, path: Path, say: Say) -> None:
     with registry_client.connected(settings) as client:
-        found = registry_client.register(client, subject, load_schema_file(path))
-    say(f"{path.name} registered in {subject}: id {found.schema_id}, version {found.version}.")
+        found = subjects.register(client, subject, load_schema_file(path))
+    done = "was already registered" if found.already else "registered"
+    say(f"{path.name} {done} in {subject}: id {found.schema_id}, version {found.version}.")
 
 
 def _produce(
@@ -117,8 +118,8 @@ def _try_breaking(settings: Settings, subject: str, say: Say) -> str:
     """Register the breaking schema: the registry must refuse it, and says why."""
     try:
         _register(settings, subject, BREAKING, say)
-    except RegistryError as exc:
-        say(f"{BREAKING.name} refused by the registry: {exc}")
+    except subjects.SchemaRefused as exc:
+        say(f"{BREAKING.name} {exc}")
         return str(exc)
     return ""
 
