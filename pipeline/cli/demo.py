@@ -6,9 +6,9 @@ import json
 import sys
 
 import click
-from rich.progress import Progress, TaskID
+from rich.progress import TaskID
 
-from pipeline.cli.common import settings_of
+from pipeline.cli.common import progress_bar, settings_of
 from pipeline.cli.dev import dev_settings
 from pipeline.cli.output import render
 from pipeline.cli.types import count, number
@@ -50,7 +50,7 @@ def demo(ctx: click.Context, events: int, rate: float) -> None:
     )
     options = DemoOptions(events=events, rate=rate or None)
     try:
-        with Progress(transient=True) as bar:
+        with progress_bar() as bar:
             tasks: dict[str, TaskID] = {}
 
             def progress(label: str, done: int, total: int) -> None:

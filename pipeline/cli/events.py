@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
-from pipeline.cli.common import settings_of
+from pipeline.cli.common import progress_bar, require_reachable, require_topic, settings_of
 from pipeline.cli.types import count, number
 from pipeline.cli.views import ConsumeView, detail
 from pipeline.dlq import read_dead_letters
@@ -67,6 +66,7 @@ def produce(
     Example: python cli.py produce --count 10000 --rate 2000 --seed 42
     """
     settings = settings_of(ctx).with_(topic=topic)
+    require_reachable(settings)
     limit = (None if duration else 1000) if count is None else (count or None)
     options = ProduceOptions(
         count=limit,
@@ -78,7 +78,7 @@ def produce(
         anomaly_rate=anomalies,
         start_ms=SEEDED_START_MS if seed is not None else None,
     )
-    with Progress(transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(f"producing to {settings.topic}", total=limit)
         summary = run_produce(settings, options, lambda s: bar.update(task, completed=s.produced))
     for line in summary.describe():
@@ -105,6 +105,7 @@ def produce(
     help="Stop after this many seconds with nothing to read.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON snapshots, not a live view.")
+@click.option("--create", is_flag=True, help="Create --topic (and its .dlq) if it does not exist.")
 @click.option(
     "--interval",
     type=number(0.1),
@@ -123,6 +124,7 @@ def consume(
     max_events: int | None,
     idle_timeout: float | None,
     as_json: bool,
+    create: bool,
     interval: float,
 ) -> None:
     """Run a service on the order topic until Ctrl-C (or a limit); commits what it finished.
@@ -134,6 +136,9 @@ def consume(
     # Another topic gets its own dead-letter topic (`T.dlq`), as `order-events` has.
     dlq_topic = f"{topic}.dlq" if topic else None
     settings = settings_of(ctx).with_(topic=topic, db_path=db_path, dlq_topic=dlq_topic)
+    require_reachable(settings)
+    if topic and not create:
+        require_topic(settings, topic)
     worker = make_service(service, settings)
     options = RunOptions(
         group_id=group, batch_size=batch_size, max_events=max_events, idle_timeout_s=idle_timeout
@@ -164,6 +169,7 @@ def dlq(ctx: click.Context, limit: int, as_json: bool, topic: str | None) -> Non
     Example: python cli.py dlq --limit 50
     """
     settings = settings_of(ctx).with_(dlq_topic=topic)
+    require_reachable(settings)
     records = read_dead_letters(settings, limit)
     if as_json:
         for record in records:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.common import format_duration, settings_of
+from pipeline.kafka import clients
 from pipeline.registry.run import serve
 
 
@@ -37,8 +38,10 @@ def registry_serve(
 
     Example: python cli.py --bootstrap-servers localhost:9092 registry serve --port 8081
     """
+    settings = settings_of(ctx)
+    clients.require_reachable(settings)
     summary = serve(
-        settings_of(ctx),
+        settings,
         host=host,
         port=port,
         topic=topic,

@@ -123,9 +123,7 @@ class ThrottledLog:
             if len(self._seen) > 1000:  # bounded: forget old shapes
                 self._seen.clear()
             self._seen[shape] = (now, 0)
-        again = (
-            f" (and {repeats} more like it in the last {self.window_s:.0f} s)" if repeats else ""
-        )
+        again = f" (and {repeats} more like it in the last {self.window_s:g} s)" if repeats else ""
         self.logger.log(level, "librdkafka: %s%s", text, again)
 
 
