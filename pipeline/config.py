@@ -106,3 +106,9 @@ def _host_of(part: str) -> str:
     if rest.startswith("["):  # [::1]:9092
         return rest[1:].split("]", 1)[0]
     return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
+
+
+def replay_topic(topic: str, service: str) -> str:
+    """Where `dlq replay` hands dead letters of `topic` back to one service: only that
+    service reads it, so the others never see a message twice."""
+    return f"{topic}.replay.{service}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import click
 from pipeline.cli.common import progress_bar, require_reachable, require_topic, settings_of
 from pipeline.cli.types import count, number
 from pipeline.cli.views import ConsumeView, detail
-from pipeline.dlq import read_dead_letters
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions
 from pipeline.producer import produce as run_produce
 from pipeline.services.runner import Runner, RunOptions, make_service
@@ -150,31 +148,3 @@ def consume(
     if not as_json:
         click.echo(summary.describe())
         click.echo(detail(worker))
-
-
-@click.command()
-@click.option(
-    "--limit",
-    type=count(1),
-    default=20,
-    show_default=True,
-    help="Show the last N dead letters.",
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per dead letter.")
-@click.option("--topic", help="The dead-letter topic [order-events.dlq].")
-@click.pass_context
-def dlq(ctx: click.Context, limit: int, as_json: bool, topic: str | None) -> None:
-    """List what landed on the dead-letter topic, and why.
-
-    Example: python cli.py dlq --limit 50
-    """
-    settings = settings_of(ctx).with_(dlq_topic=topic)
-    require_reachable(settings)
-    records = read_dead_letters(settings, limit)
-    if as_json:
-        for record in records:
-            click.echo(json.dumps(record.to_dict()))
-        return
-    click.echo(f"{len(records)} dead letter(s) on {settings.dlq_topic} (last {limit} shown)")
-    for record in records:
-        click.echo(record.describe())

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli import bench, demo, dev, events, groups, query, registry, schema
+from pipeline.cli import bench, demo, dev, dlq, events, groups, query, registry, schema
 from pipeline.cli.common import show_logs
 from pipeline.config import Settings, load_client_properties
 from pipeline.errors import PipelineError
@@ -108,7 +108,7 @@ for command in (
     registry.registry,
     events.produce,
     events.consume,
-    events.dlq,
+    dlq.dlq,
     groups.groups,
     schema.schema,
     query.query,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline import registry_client
-from pipeline.config import Settings
+from pipeline.config import Settings, replay_topic
 from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.kafka import clients
@@ -73,8 +73,10 @@ class Runner:
         self._stop.set()
 
     def run(self) -> RunSummary:
+        # `dlq replay` hands this service, and it alone, its dead letters back on `replay`.
+        replay = replay_topic(self.settings.topic, self.service.name)
         topics = {self.settings.topic: self.settings.partitions, self.settings.dlq_topic: 1}
-        ensure_topics(self.settings, topics)
+        ensure_topics(self.settings, {**topics, replay: 1})
         registry = registry_client.connect(self.settings)
         decoder = AvroDecoder(registry, value_subject(self.settings.topic))
         dlq = DeadLetterWriter(self.settings)
@@ -82,7 +84,7 @@ class Runner:
         try:
             with stop_on_signals(self._stop, self.options.handle_signals):
                 consumer.subscribe(
-                    [self.settings.topic],
+                    [self.settings.topic, replay],
                     on_assign=self._assigned,
                     on_revoke=lambda c, parts: self._revoked(c, parts, commit=True),
                     on_lost=lambda c, parts: self._revoked(c, parts, commit=False),

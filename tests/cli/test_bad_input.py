@@ -81,6 +81,10 @@ def corpus() -> list[tuple[tuple[str, ...], int]]:
         (("dlq", "--limit", "0"), USAGE),
         (("dlq", "--limit", HUGE), USAGE),
         (("dlq", "--topic", "{topic}"), FAILS),  # no such topic
+        (("dlq", "--show-payload", "--kind"), USAGE),
+        (("dlq", "replay"), USAGE),  # nothing chosen
+        (("dlq", "replay", "--topic", "{topic}", "--all"), FAILS),  # no such topic
+        (("dlq", "replay", "--offset", "-1"), USAGE),
         # groups
         (("groups", "--topic", "{topic}", "--json", "--no-such-flag"), USAGE),
         # schema

@@ -30,6 +30,7 @@ def test_the_cli_has_every_documented_command_group() -> None:
         "demo",
         "dev",
         "dlq",
+        "groups",
         "produce",
         "query",
         "registry",
