@@ -172,10 +172,11 @@ def _send(
     started, next_check = time.monotonic(), chunk
     for event in events:
         value = encode(event)
+        key = event.get("order_id")  # a record of another schema (produce --from) may lack it
         try:
-            send(topic, value, event["order_id"], on_delivery=report)
+            send(topic, value, key, on_delivery=report)
         except BufferError:  # the local queue is full: wait for deliveries to drain it
-            _send_when_room(producer, topic, value, event["order_id"], report)
+            _send_when_room(producer, topic, value, key, report)
         summary.produced += 1
         if summary.produced < next_check:
             continue
@@ -196,7 +197,7 @@ def _send_when_room(
     producer: Producer,
     topic: str,
     value: bytes,
-    key: str,
+    key: str | None,
     report: Callable[[KafkaError | None, Message], None],
 ) -> None:
     for _ in range(int(FLUSH_TIMEOUT_S / 0.1)):
