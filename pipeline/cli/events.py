@@ -122,7 +122,13 @@ def produce(
     type=click.Path(dir_okay=False, path_type=Path),
     help="storage: the SQLite audit store [data/audit.db].",
 )
-@click.option("--batch-size", type=count(1, 10_000), default=500, show_default=True)
+@click.option(
+    "--batch-size",
+    type=count(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Messages handled, stored and committed together at most.",
+)
 @click.option("--max-events", type=count(1), help="Stop after this many messages.")
 @click.option(
     "--idle-timeout",

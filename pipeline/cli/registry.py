@@ -23,7 +23,13 @@ def registry() -> None:
 
 @registry.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8081,
+    show_default=True,
+    help="Port to listen on (0: any free one).",
+)
 @click.option("--topic", default="_schemas", show_default=True, help="Kafka topic of the state.")
 @click.option(
     "--basic-auth-file",
