@@ -8,6 +8,7 @@ import click
 
 from pipeline.cli.common import format_duration, settings_of
 from pipeline.kafka import clients
+from pipeline.registry.auth import load_users_file
 from pipeline.registry.run import serve
 
 
@@ -45,6 +46,8 @@ def registry_serve(
     Example: python cli.py --bootstrap-servers localhost:9092 registry serve --port 8081
     """
     settings = settings_of(ctx)
+    if basic_auth_file is not None:
+        load_users_file(basic_auth_file)  # a bad file is the first thing to say
     clients.require_reachable(settings)
     summary = serve(
         settings,

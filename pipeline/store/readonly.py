@@ -84,8 +84,13 @@ class _Guard:
         return 1 if time.monotonic() > self.deadline else 0
 
 
+_WOULD_WRITE = "the audit store is opened read-only: this statement would write to it"
+
+
 def _refusal(action: int, arg1: Any, arg2: Any) -> str | None:
     if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        if not arg1:  # plain VACUUM attaches a temporary database to rebuild this one
+            return _WOULD_WRITE
         return "ATTACH, DETACH and VACUUM INTO are refused: they create or open other files"
     if action == sqlite3.SQLITE_PRAGMA:
         name = str(arg1).lower()
@@ -93,13 +98,13 @@ def _refusal(action: int, arg1: Any, arg2: Any) -> str | None:
             return None
         setting = f"={arg2}" if arg2 is not None else ""
         return (
-            f"PRAGMA {arg1}{setting} is refused: only pragmas that read are allowed "
-            "(table_info, index_list, journal_mode, ...)"
+            f"{_WOULD_WRITE} (PRAGMA {arg1}{setting}: only pragmas that read are allowed, "
+            "such as table_info, index_list, journal_mode)"
         )
     if action == sqlite3.SQLITE_FUNCTION and str(arg2).lower() == "load_extension":
         return "load_extension is refused"
     if action in _WRITES:
-        return "the audit store is opened read-only: this statement would write to it"
+        return _WOULD_WRITE
     return None
 
 
@@ -186,5 +191,5 @@ def _store_error(exc: sqlite3.Error, guard: _Guard, timeout_s: float) -> StoreEr
             f"the statement ran longer than {timeout_s:g} s and was stopped (--timeout)"
         )
     if any(marker in message for marker in _WRITE_REFUSED):
-        return StoreError("the audit store is opened read-only: this statement would write to it")
+        return StoreError(_WOULD_WRITE)
     return StoreError(f"SQL error: {message}")
