@@ -4,6 +4,7 @@ lines a user wrote, each encoded with that schema (looked up in the registry, ne
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -13,7 +14,7 @@ from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.events import generate_events
 from pipeline.kafka.admin import ensure_topics
-from pipeline.producer import ProduceOptions, ProduceSummary, Progress, send_events
+from pipeline.producer import ProduceOptions, ProduceSummary, Progress, cancel_rate_for, send_events
 from pipeline.registry_client import value_subject
 from pipeline.schema_files import load_record_schema, load_schema_file
 from pipeline.schema_lab.shaping import Refused, Shaper, describe_plan, records_from_lines
@@ -49,6 +50,7 @@ def produce_generated(
         orders=options.orders,
         start_ms=options.start_ms,
         anomaly_rate=options.anomaly_rate,
+        cancel_rate=cancel_rate_for(json.dumps(schema), options),
     )
     summary = send_events(
         settings, ShapingEncoder(encoder, shaper), islice(events, options.count), options, progress
