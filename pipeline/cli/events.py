@@ -13,6 +13,7 @@ from pipeline.cli.types import count, number
 from pipeline.cli.views import ConsumeView, detail
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions, ProduceSummary
 from pipeline.schema_lab.feed import produce_generated, produce_lines
+from pipeline.services.groups import chosen_group
 from pipeline.services.runner import Runner, RunOptions, make_service
 
 # Seeded runs start their simulated clock here, so the same seed gives the same bytes.
@@ -183,6 +184,7 @@ def consume(
     """
     # Another topic gets outputs named after it (`T.dlq`, `T.alerts`), and a group too.
     settings = settings_of(ctx).reading(topic).with_(db_path=db_path)
+    chosen_group(service, settings, group)  # a refused --group is said before connecting
     require_reachable(settings)
     if topic and not create:
         require_topic(settings, topic)

@@ -33,9 +33,7 @@ def render(tables: Sequence[Table], fmt: str) -> str:
             return json.dumps(tables[0].as_dicts(), indent=2, default=str)
         return json.dumps({t.key or t.title: t.as_dicts() for t in tables}, indent=2, default=str)
     if fmt == "csv":
-        if len(tables) != 1:  # CSV has no place for a second header: one table per file
-            raise click.UsageError("--csv writes one table: choose it with --table")
-        return _csv(tables[0]).rstrip("\n")
+        return "\n".join(_csv(t) for t in tables).rstrip("\n")
     return "\n\n".join(_aligned(t, titled=len(tables) > 1) for t in tables)
 
 

@@ -4,7 +4,6 @@ lines a user wrote, each encoded with that schema (looked up in the registry, ne
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -43,6 +42,8 @@ class Fed:
 def produce_generated(
     settings: Settings, options: ProduceOptions, progress: Progress | None = None
 ) -> Fed:
+    # A rate of cancellations the schema cannot say is refused before anything else.
+    cancel_rate = cancel_rate_for(load_schema_file(options.schema_path), options)
     schema, encoder = _prepare(settings, options)
     shaper = Shaper(schema)
     events = generate_events(
@@ -50,7 +51,7 @@ def produce_generated(
         orders=options.orders,
         start_ms=options.start_ms,
         anomaly_rate=options.anomaly_rate,
-        cancel_rate=cancel_rate_for(json.dumps(schema), options),
+        cancel_rate=cancel_rate,
     )
     summary = send_events(
         settings, ShapingEncoder(encoder, shaper), islice(events, options.count), options, progress

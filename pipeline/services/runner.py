@@ -90,15 +90,16 @@ class Runner:
         self._stop.set()
 
     def run(self) -> RunSummary:
-        # `dlq replay` hands this service, and it alone, its dead letters back on `replay`.
-        replay = replay_topic(self.settings.topic, self.service.name)
         self._admin.ensure(
             [
                 TopicSpec(self.settings.topic, self.settings.partitions),
                 TopicSpec(self.settings.dlq_topic, 1),
-                TopicSpec(replay, 1),
             ]
         )
+        # `dlq replay` hands this service, and it alone, its dead letters back on this
+        # topic; it exists once a letter was replayed (a run started later reads it).
+        replay = replay_topic(self.settings.topic, self.service.name)
+        replays = [replay] if self._admin.partitions(replay) else []
         registry = registry_client.connect(self.settings)
         decoder = AvroDecoder(registry, value_subject(self.settings.topic))
         dlq = DeadLetterWriter(self.settings)
@@ -107,7 +108,7 @@ class Runner:
         try:
             with stop_on_signals(self._stop, self.options.handle_signals):
                 consumer.subscribe(
-                    [self.settings.topic, replay],
+                    [self.settings.topic, *replays],
                     on_assign=assignment.on_assign,
                     on_revoke=assignment.on_revoke,
                     on_lost=assignment.on_lost,

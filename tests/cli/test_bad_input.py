@@ -108,7 +108,6 @@ def corpus() -> list[tuple[tuple[str, ...], int]]:
         (("query", "--db", "{store}", "sql", "SELECT 1", "--limit", "0"), USAGE),
         (("query", "--db", "{store}", "sql", "SELECT 1", "--timeout", "inf"), USAGE),
         (("query", "--db", "{store}", "order", "no-such-order"), FAILS),
-        (("query", "--db", "{store}", "stats", "--csv"), USAGE),
         (("query", "--db", "{store}", "stats", "--table", "nope"), USAGE),
         # dev (nothing here may start or stop a stack)
         (("dev", "up", "--kafka-port", "0"), USAGE),

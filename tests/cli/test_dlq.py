@@ -125,8 +125,7 @@ def test_replay_reaches_the_named_service_only_marked_as_replayed(letters: Setti
     again = [json.loads(line) for line in out.splitlines()][6:]
     assert [a["headers"]["dlq.service"] for a in again] == ["storage"] * 3
     assert all(a["headers"]["dlq.topic"] == target for a in again)
-    assert replay_topic(letters.topic, "analytics") in Admin.from_settings(letters).names()
-    assert read_all(letters, replay_topic(letters.topic, "analytics"), 1, timeout=2) == []
+    assert replay_topic(letters.topic, "analytics") not in Admin.from_settings(letters).names()
 
 
 def test_a_letter_without_a_body_is_refused(settings: Settings) -> None:
