@@ -24,6 +24,7 @@ from pipeline.benchmark.run import run_bench
 from pipeline.benchmark.stack import Target
 from pipeline.benchmark.store_e2e import run_store_e2e
 from pipeline.cli.common import format_duration, settings_of
+from pipeline.cli.types import count, number
 from pipeline.errors import ConfigError
 
 # The options of `bench` itself (the comparison), refused with a subcommand.
@@ -41,19 +42,17 @@ SIZES = (
 
 @click.group(invoke_without_command=True)
 @click.option("--quick", is_flag=True, help="Small runs, measured once (a smoke test).")
-@click.option("--repeats", type=click.IntRange(1), help="Runs per figure; medians [3].")
-@click.option("--producer-events", type=click.IntRange(1), help="Per producer run [200,000].")
-@click.option("--e2e-events", type=click.IntRange(1), help="Per end-to-end run [200,000].")
+@click.option("--repeats", type=count(1), help="Runs per figure; medians [3].")
+@click.option("--producer-events", type=count(1), help="Per producer run [200,000].")
+@click.option("--e2e-events", type=count(1), help="Per end-to-end run [200,000].")
 @click.option(
     "--baseline-events",
-    type=click.IntRange(1),
+    type=count(1),
     help="Per run of the (slow) textbook consumer [3,000].",
 )
-@click.option("--rate", type=click.FloatRange(1), help="Fixed rate for latency [5,000/s].")
-@click.option("--latency-seconds", type=click.FloatRange(0.5), help="Per latency run of ours [20].")
-@click.option(
-    "--long-events", type=click.IntRange(1), help="Memory run of the storage service [1,000,000]."
-)
+@click.option("--rate", type=number(1), help="Fixed rate for latency [5,000/s].")
+@click.option("--latency-seconds", type=number(0.5), help="Per latency run of ours [20].")
+@click.option("--long-events", type=count(1), help="Memory run of the storage service [1,000,000].")
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
