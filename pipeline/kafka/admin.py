@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, TopicCollection
-from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    IsolationLevel,
+    KafkaError,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic, OffsetSpec
 
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
@@ -169,3 +176,75 @@ def ensure_topics(settings: Settings, wanted: Mapping[str, int]) -> list[str]:
 
 def delete_topics(settings: Settings, names: Iterable[str]) -> None:
     Admin.from_settings(settings).delete(names)
+
+
+# Consumer groups and offsets: what lag is made of (the API and its /metrics read these, so
+# that lag holds for services running in any process).
+
+
+@dataclass(frozen=True)
+class GroupListing:
+    group: str
+    state: str  # STABLE, EMPTY, PREPARING_REBALANCE, ... (UNKNOWN when the broker says none)
+
+
+def list_groups(admin: Admin) -> list[GroupListing]:
+    """Every consumer group the cluster knows, by name."""
+    future = admin._client().list_consumer_groups(request_timeout=admin.timeout_s)
+    try:
+        result = future.result(timeout=admin.timeout_s)
+    except KafkaException as exc:
+        raise TopicError(f"cannot list consumer groups: {exc.args[0].str()}") from exc
+    listings = [
+        GroupListing(g.group_id, getattr(g.state, "name", str(g.state))) for g in result.valid
+    ]
+    return sorted(listings, key=lambda g: g.group)
+
+
+def committed_offsets(admin: Admin, group: str) -> dict[tuple[str, int], int]:
+    """(topic, partition) → the group's committed offset, for every partition it committed."""
+    request = [ConsumerGroupTopicPartitions(group)]
+    futures = admin._client().list_consumer_group_offsets(request, request_timeout=admin.timeout_s)
+    try:
+        answer = futures[group].result(timeout=admin.timeout_s)
+    except KafkaException as exc:
+        raise TopicError(f"cannot read the offsets of group {group}: {exc.args[0].str()}") from exc
+    return {
+        (tp.topic, tp.partition): tp.offset
+        for tp in answer.topic_partitions or ()
+        if tp.error is None and tp.offset >= 0
+    }
+
+
+def end_offsets(admin: Admin, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """(topic, partition) → its end offset as a read_committed reader sees it (the last
+    stable offset: an open transaction's records are not counted as readable yet)."""
+    wanted = {TopicPartition(t, p): OffsetSpec.latest() for t, p in set(partitions)}
+    if not wanted:
+        return {}
+    futures = admin._client().list_offsets(
+        wanted,
+        isolation_level=IsolationLevel.READ_COMMITTED,
+        request_timeout=admin.timeout_s,
+    )
+    ends = {}
+    for tp, future in futures.items():
+        try:
+            ends[(tp.topic, tp.partition)] = future.result(timeout=admin.timeout_s).offset
+        except KafkaException as exc:
+            reason = exc.args[0].str()
+            raise TopicError(
+                f"cannot read the end of {tp.topic}[{tp.partition}]: {reason}"
+            ) from exc
+    return ends
+
+
+def topic_partitions(admin: Admin, names: Iterable[str]) -> list[tuple[str, int]]:
+    """The (topic, partition) pairs of those of `names` that exist, from one metadata call."""
+    topics = admin.metadata().topics
+    return [
+        (name, partition)
+        for name in names
+        if name in topics and topics[name].error is None
+        for partition in topics[name].partitions
+    ]
