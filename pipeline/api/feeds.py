@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import Counter, deque
 from datetime import datetime
 from typing import Any
@@ -73,8 +74,10 @@ def alert_item(message: Message, value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: fastavro's timestamp-millis come back as datetimes."""
-    return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
+    """JSON-ready: fastavro hands timestamp-millis over as datetimes, uuids as UUIDs."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return str(value) if isinstance(value, uuid.UUID) else value
 
 
 class Feed:

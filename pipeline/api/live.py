@@ -25,7 +25,9 @@ Extra = Callable[[], dict[str, Any]]
 
 
 def sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return (
+        f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n".encode()
+    )
 
 
 class Hub:

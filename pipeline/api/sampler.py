@@ -21,7 +21,7 @@ from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.kafka.admin import (
     Admin,
-    committed_offsets,
+    CommittedOffsets,
     end_offsets,
     topic_partitions,
 )
@@ -110,6 +110,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._admin: Admin | None = None
+        self._committed: CommittedOffsets | None = None
         self._registry: Any = None
         self._count = 0
         self.registry_requests = 0
@@ -131,6 +132,7 @@ class Sampler:
 
     def start(self) -> None:
         self._admin = Admin.from_settings(self.settings, timeout_s=PROBE_TIMEOUT_S)
+        self._committed = CommittedOffsets(self.settings.kafka_config(), timeout_s=PROBE_TIMEOUT_S)
         self._registry = registry_client.connect(self.settings, timeout_s=PROBE_TIMEOUT_S)
         self._thread = threading.Thread(target=self._run, name="api-sampler", daemon=True)
         self._thread.start()
@@ -141,6 +143,8 @@ class Sampler:
             self._thread.join(timeout=PROBE_TIMEOUT_S * 3)
         if self._registry is not None:
             self._registry.close()
+        if self._committed is not None:
+            self._committed.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -215,8 +219,10 @@ class Sampler:
         elapsed = sample.taken_at - previous.taken_at
         rates = {t: _rate(n, previous.topic_ends.get(t), elapsed) for t, n in totals.items()}
         groups = {}
+        assert self._committed is not None
+        own = [(t, p) for t, p in partitions if t == self.settings.topic]
         for group in self.api.groups:
-            committed = committed_offsets(self._admin, group)
+            committed = self._committed.of(group, own)
             groups[group] = self._lag(group, committed, ends, previous, elapsed)
         return Sample(sample.taken_at, sample.health, totals, rates, groups, sample.store_rows)
 

@@ -14,7 +14,6 @@ from types import MappingProxyType
 from typing import Any
 
 from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaError,
     KafkaException,
@@ -201,19 +200,42 @@ def list_groups(admin: Admin) -> list[GroupListing]:
     return sorted(listings, key=lambda g: g.group)
 
 
-def committed_offsets(admin: Admin, group: str) -> dict[tuple[str, int], int]:
-    """(topic, partition) → the group's committed offset, for every partition it committed."""
-    request = [ConsumerGroupTopicPartitions(group)]
-    futures = admin._client().list_consumer_group_offsets(request, request_timeout=admin.timeout_s)
-    try:
-        answer = futures[group].result(timeout=admin.timeout_s)
-    except KafkaException as exc:
-        raise TopicError(f"cannot read the offsets of group {group}: {exc.args[0].str()}") from exc
-    return {
-        (tp.topic, tp.partition): tp.offset
-        for tp in answer.topic_partitions or ()
-        if tp.error is None and tp.offset >= 0
-    }
+class CommittedOffsets:
+    """Groups' committed offsets, read through one idle consumer per group.
+
+    An idle consumer (never subscribed, so it never joins the group) asks the group's
+    coordinator for its offsets. The admin client's `list_consumer_group_offsets` is not
+    used: librdkafka 2.16 crashes the process (a NULL consumer-group handle in
+    `rd_kafka_handle_OffsetFetch`) when the coordinator answers "load in progress", as a
+    freshly started broker does.
+    """
+
+    def __init__(self, config: Mapping[str, Any], *, timeout_s: float = TIMEOUT_S) -> None:
+        self._config = {"log_level": 2, **config, "enable.auto.commit": False}
+        self.timeout_s = timeout_s
+        self._consumers: dict[str, Any] = {}
+
+    def of(self, group: str, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """(topic, partition) → committed offset, for those of `partitions` it committed."""
+        wanted = [TopicPartition(t, p) for t, p in partitions]
+        if not wanted:
+            return {}
+        consumer = self._consumers.get(group)
+        if consumer is None:
+            consumer = clients.consumer({**self._config, "group.id": group})
+            self._consumers[group] = consumer
+        try:
+            found = consumer.committed(wanted, timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise TopicError(
+                f"cannot read the offsets of group {group}: {exc.args[0].str()}"
+            ) from exc
+        return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
+
+    def close(self) -> None:
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()
 
 
 def end_offsets(admin: Admin, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:

@@ -99,7 +99,13 @@ def pipeline_under_api(
     register(settings, V2)
     ensure_topics(settings, {settings.topic: 3})
     with Services(settings) as services:
-        api = ApiSettings(port=0, groups=tuple(services.groups.values()), sample_interval_s=0.5)
+        api = ApiSettings(
+            port=0,
+            groups=tuple(services.groups.values()),
+            sample_interval_s=0.5,
+            header_timeout_s=3,
+            body_timeout_s=3,
+        )
         with running_api(settings, api) as url, httpx.Client(base_url=url, timeout=30) as http:
             yield ApiUnderTest(settings, url, http, services.groups)
 

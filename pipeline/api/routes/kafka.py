@@ -11,9 +11,10 @@ from pipeline.api.errors import unavailable
 from pipeline.api.models import errors
 from pipeline.kafka.admin import (
     Admin,
-    committed_offsets,
+    CommittedOffsets,
     end_offsets,
     list_groups,
+    topic_partitions,
 )
 
 router = APIRouter(tags=["kafka"])
@@ -67,7 +68,8 @@ def groups(request: Request) -> dict[str, Any]:
 @router.get(
     "/groups/{group}",
     responses=errors(401, 422, 503),
-    summary="One group's committed offsets, end offsets and lag per partition",
+    summary="One group's committed offsets, end offsets and lag per partition of the "
+    "pipeline's topics",
 )
 def group(
     request: Request, group: Annotated[str, Path(min_length=1, max_length=255)]
@@ -75,23 +77,25 @@ def group(
     app = state(request)
     _broker_answers(app)
     admin = _admin(app)
-    committed = committed_offsets(admin, group)
+    partitions = topic_partitions(admin, app.sampler.topics)
+    offsets = CommittedOffsets(app.settings.kafka_config(), timeout_s=admin.timeout_s)
+    try:
+        committed = offsets.of(group, partitions)
+    finally:
+        offsets.close()
     ends = end_offsets(admin, committed)
-    partitions = [
+    lags = {tp: max(0, ends.get(tp, offset) - offset) for tp, offset in committed.items()}
+    rows = [
         {
             "topic": topic,
             "partition": partition,
             "committed": offset,
             "end": ends.get((topic, partition)),
-            "lag": max(0, ends.get((topic, partition), offset) - offset),
+            "lag": lags[(topic, partition)],
         }
         for (topic, partition), offset in sorted(committed.items())
     ]
-    return {
-        "group": group,
-        "lag": sum(p["lag"] for p in partitions),
-        "partitions": partitions,
-    }
+    return {"group": group, "lag": sum(lags.values()), "partitions": rows}
 
 
 @router.get("/topics", responses=errors(401), summary="The pipeline's topics: records, events/s")
