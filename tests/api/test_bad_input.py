@@ -98,7 +98,7 @@ def test_a_client_sending_its_body_too_slowly_gets_408(pipeline_under_api: ApiUn
     with _raw(pipeline_under_api.url) as sock:
         sock.sendall(
             b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100\r\n\r\n{\"user_id\""
+            b'Content-Length: 100\r\n\r\n{"user_id"'
         )
         answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 408")

@@ -63,7 +63,7 @@ def test_the_charts_move_while_events_flow(live: LiveStack, page: Any) -> None:
     )
     first = page.inner_text("#updated")
     page.wait_for_function(
-        f"(first) => document.querySelector('#updated').textContent !== first", arg=first
+        "(first) => document.querySelector('#updated').textContent !== first", arg=first
     )
     page.wait_for_selector("#windows-status .bar-row", timeout=30_000)
     lag = page.inner_text("#lag-now")
