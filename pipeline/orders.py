@@ -292,7 +292,12 @@ class OrderWriter:
 
         def delivered(error: KafkaError | None, message: Message) -> None:
             if error is not None:
-                future.set_exception(NotDelivered(f"Kafka did not take the event: {error.str()}"))
+                future.set_exception(
+                    NotDelivered(
+                        f"Kafka at {self.settings.bootstrap_servers} did not take the event: "
+                        f"{error.str()}"
+                    )
+                )
                 return
             self.known.put(order)
             future.set_result(
