@@ -211,6 +211,11 @@ class OrderWriter:
             clients.close_producer(self._producer, self._timeout_ms / 1000)
             self._producer = None
 
+    def schema_is_fresh(self) -> bool:
+        """Whether `latest_schema()` will answer without asking the registry."""
+        cached = self._schema
+        return cached is not None and time.monotonic() - cached[0] < SCHEMA_TTL_S
+
     def latest_schema(self) -> LatestSchema:
         """The latest version of the subject, asked again every SCHEMA_TTL_S seconds."""
         with self._schema_lock:

@@ -26,6 +26,7 @@ def api() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="The audit store.")
+@click.option("--topic", help="The order topic [order-events]; its own T.dlq and T.alerts.")
 @click.option(
     "--basic-auth-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -42,6 +43,7 @@ def api_serve(
     host: str,
     port: int,
     db: Path | None,
+    topic: str | None,
     basic_auth_file: Path | None,
     allow_open: bool,
 ) -> None:
@@ -50,6 +52,10 @@ def api_serve(
     Example: API_TOKEN=s3cret python cli.py api serve --host 0.0.0.0
     """
     settings = settings_of(ctx).with_(db_path=db)
+    if topic:  # another topic has its own dead-letter and alerts topics, as the services do
+        settings = settings.with_(
+            topic=topic, dlq_topic=f"{topic}.dlq", alerts_topic=f"{topic}.alerts"
+        )
     settings_api = ApiSettings(
         host=host,
         port=port,

@@ -122,9 +122,9 @@ def _from_store(app: AppState, order_id: str) -> OrderRecord | None:
 
 
 async def _delivered(app: AppState, send: Callable[[], Future[Produced]], outcome: str) -> Produced:
-    """Run `send` (it may ask the registry: off the event loop), then await the broker."""
+    """Run `send` (off the event loop when it must ask the registry), await the broker."""
     try:
-        future = await run_in_threadpool(send)
+        future = send() if app.writer.schema_is_fresh() else await run_in_threadpool(send)
         produced = await asyncio.wait_for(asyncio.wrap_future(future), DELIVERY_TIMEOUT_S + 2)
     except TimeoutError:
         app.metrics.orders["unavailable"] += 1
