@@ -17,7 +17,8 @@ One run, on a broker and registry of its own (or the ones named by the flags):
 from __future__ import annotations
 
 import argparse
-import asyncio
+import http.client
+import json
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -71,25 +73,36 @@ def _load(clients: int, samples: list[float], seconds: float) -> Load:
 
 
 def over_http(url: str, clients: int, seconds: float) -> Load:
-    """`clients` concurrent callers, one order after the other each, for `seconds`."""
+    """`clients` threads, one keep-alive connection each, one order after the other.
 
-    async def run() -> list[float]:
-        samples: list[float] = []
-        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
-            deadline = time.perf_counter() + seconds
+    The standard library's client: httpx's AsyncClient was measured here as the bottleneck
+    itself (its pool: 30 orders/s at 32 clients, where these threads reach ten times that).
+    """
+    parts = urlsplit(url)
+    body = json.dumps(BODY).encode()
+    headers = {"Content-Type": "application/json"}
+    samples: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
 
-            async def caller() -> None:
-                while time.perf_counter() < deadline:
-                    began = time.perf_counter()
-                    answer = await http.post("/orders", json=BODY)
-                    if answer.status_code == 202:
+    def caller() -> None:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+        try:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                conn.request("POST", "/orders", body, headers)
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status == 202:
+                    with lock:
                         samples.append((time.perf_counter() - began) * 1000)
+        finally:
+            conn.close()
 
-            await asyncio.gather(*(caller() for _ in range(clients)))
-        return samples
-
-    return _load(clients, asyncio.run(run()), seconds)
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(caller) for _ in range(clients)]:
+            future.result()
+    return _load(clients, samples, seconds)
 
 
 def direct(writer: OrderWriter, clients: int, seconds: float) -> Load:
