@@ -29,7 +29,8 @@ from confluent_kafka import KafkaError, Message
 from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
-from pipeline.events import uuid7
+from pipeline.events import CANCELLABLE, LIFECYCLE, Status, uuid7
+from pipeline.events import STATUSES as ALL_STATUSES
 from pipeline.kafka import clients
 from pipeline.producer import PRODUCER_CONFIG
 from pipeline.registry_client import RegistryError, value_subject
@@ -138,12 +139,11 @@ class KnownOrders:
                 self._orders.popitem(last=False)
 
 
-# The lifecycle as CONTRACTS.md states it: one step at a time, CANCELLED from PLACED or
-# CONFIRMED, nothing after DELIVERED or CANCELLED.
-FORWARD = ("PLACED", "CONFIRMED", "SHIPPED", "DELIVERED")
-CANCELLABLE = frozenset(("PLACED", "CONFIRMED"))
-TERMINAL = frozenset(("DELIVERED", "CANCELLED"))
-STATUSES = (*FORWARD, "CANCELLED")
+# The lifecycle of `pipeline.events`: one step at a time along LIFECYCLE, CANCELLED from
+# PLACED or CONFIRMED, nothing after DELIVERED or CANCELLED.
+FORWARD = tuple(status.value for status in LIFECYCLE)
+TERMINAL = frozenset((Status.DELIVERED.value, Status.CANCELLED.value))
+STATUSES = tuple(status.value for status in ALL_STATUSES)
 
 
 def transition_refusal(current: str, wanted: str) -> str | None:

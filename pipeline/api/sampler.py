@@ -25,18 +25,22 @@ from pipeline.kafka.admin import (
     end_offsets,
     topic_partitions,
 )
+from pipeline.services.groups import group_for
 from pipeline.store.readonly import open_read_only
 
 PROBE_TIMEOUT_S = 3.0
+SERVICES = ("storage", "order-processor", "analytics")
 STORE_EVERY = 5  # samples between store row counts (a count(*) of a large table is not free)
 
 
 def stats_topic(settings: Settings) -> str:
-    """The analytics output topic derived from the input topic (CONTRACTS.md)."""
-    named = getattr(settings, "stats_topic", None)
-    if isinstance(named, str) and named:
-        return named
-    return "order-stats" if settings.topic == "order-events" else f"{settings.topic}.stats"
+    """The analytics output topic (`T.stats` for an input topic T other than the default)."""
+    return settings.stats_topic
+
+
+def service_groups(settings: Settings, api: ApiSettings) -> tuple[str, ...]:
+    """The groups whose lag is followed: those named, else the three services' own."""
+    return api.groups or tuple(group_for(service, settings) for service in SERVICES)
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class Sampler:
             settings.dlq_topic,
             stats_topic(settings),
         )
+        self.groups = service_groups(settings, api)
         self._publish = publish
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -221,7 +226,7 @@ class Sampler:
         groups = {}
         assert self._committed is not None
         own = [(t, p) for t, p in partitions if t == self.settings.topic]
-        for group in self.api.groups:
+        for group in self.groups:
             committed = self._committed.of(group, own)
             groups[group] = self._lag(group, committed, ends, previous, elapsed)
         return Sample(sample.taken_at, sample.health, totals, rates, groups, sample.store_rows)

@@ -17,8 +17,6 @@ from pathlib import Path
 from pipeline.errors import ConfigError
 
 DEFAULT_PORT = 8000
-# The three services' groups: the lag the dashboard draws and /metrics exports.
-SERVICE_GROUPS = ("storage", "order-processor", "analytics")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +32,9 @@ class ApiSettings:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
     sample_interval_s: float = 1.0
-    groups: tuple[str, ...] = SERVICE_GROUPS
+    # The groups whose lag the dashboard draws and /metrics exports; None: the three
+    # services' own, named after the topic and store as the services name them.
+    groups: tuple[str, ...] | None = None
     # How many recent alerts and dead letters are kept for the feeds.
     feed_size: int = 200
 

@@ -266,8 +266,18 @@ def _dashboard(lane: Settings, folder: Path, seconds: float, rate: float, pages:
                 f"  {count:>2} pages open: CPU {cost.cpu_percent:5.1f} % of a core, "
                 f"RSS {cost.rss_mib:5.0f} MiB"
                 + (f", {cost.bytes_per_page_s:,.0f} bytes/s per page" if count else "")
+                + f"; {_observed(url, lane)}"
             )
     return lines
+
+
+def _observed(url: str, lane: Settings) -> str:
+    """What the dashboard itself showed at the end: the topic's rate, the storage lag."""
+    tick = httpx.get(f"{url}/live", timeout=10).json()
+    rate = (tick["topics"].get(lane.topic) or {}).get("rate") or 0.0
+    storage = [g for name, g in tick["groups"].items() if name.startswith("storage")]
+    lag = storage[0]["lag"] if storage else 0
+    return f"observed {rate:,.0f} events/s in, storage lag {lag:,}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,7 +26,7 @@ def api() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="The audit store.")
-@click.option("--topic", help="The order topic [order-events]; its own T.dlq and T.alerts.")
+@click.option("--topic", help="The order topic [order-events]; T.dlq, T.alerts, T.stats.")
 @click.option(
     "--basic-auth-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -49,7 +49,9 @@ def api_serve(
 ) -> None:
     """Serve the API and the dashboard until Ctrl-C or SIGTERM.
 
-    Example: API_TOKEN=s3cret python cli.py api serve --host 0.0.0.0
+    Off loopback it needs API_TOKEN (a bearer token) or --basic-auth-file.
+
+    Example: python cli.py api serve --port 8000
     """
     settings = settings_of(ctx).with_(db_path=db)
     if topic:  # another topic has its own dead-letter and alerts topics, as the services do

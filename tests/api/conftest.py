@@ -1,6 +1,6 @@
 """The API served by uvicorn on a free port, against the session's real broker and registry.
 
-`pipeline_under_api` (one per module): a topic of its own with the v2 order schema
+`pipeline_under_api` (one per session: every test uses users, keys and orders of its own): a topic of its own with the v2 order schema
 registered, the storage service and the order processor running in threads under groups
 of their own, and the API pointed at all of it; tests talk to it over HTTP with httpx.
 """
@@ -91,7 +91,7 @@ class ApiUnderTest:
     groups: dict[str, str]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pipeline_under_api(
     kafka_bootstrap: str, registry_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiUnderTest]:
