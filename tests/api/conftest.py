@@ -1,8 +1,9 @@
 """The API served by uvicorn on a free port, against the session's real broker and registry.
 
-`pipeline_under_api` (one per session: every test uses users, keys and orders of its own): a topic of its own with the v2 order schema
-registered, the storage service and the order processor running in threads under groups
-of their own, and the API pointed at all of it; tests talk to it over HTTP with httpx.
+`pipeline_under_api` (one per session; each test uses users, keys and orders of its own):
+a topic of its own with the v2 order schema registered, the storage service and the order
+processor running in threads under groups of their own, and the API pointed at all of it;
+tests talk to it over HTTP with httpx.
 """
 
 from __future__ import annotations
