@@ -44,12 +44,17 @@ class Hub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
-    def tick_messages(self, sample: Sample) -> list[bytes]:
+    def tick(self, sample: Sample) -> bytes:
+        """The `tick` event of a sample (no side effect: a new page gets one at once)."""
         tick = sample.to_dict()
         tick["alerts_by_kind"] = self.feeds.alerts.counts()
         tick["dead_letters_by_kind"] = self.feeds.dead_letters.counts()
         tick.update(self.extra())
-        messages = [sse("tick", tick)]
+        return sse("tick", tick)
+
+    def _arrivals(self) -> list[bytes]:
+        """Alerts and dead letters that arrived since the last call, oldest first."""
+        messages: list[bytes] = []
         for name, feed in (("alert", self.feeds.alerts), ("dead-letter", self.feeds.dead_letters)):
             fresh = feed.newest(PER_TICK, after=self._seen[name])
             self._seen[name] = feed.seq
@@ -63,7 +68,7 @@ class Hub:
                 "dead-letter": self.feeds.dead_letters.seq,
             }
             return
-        messages = self.tick_messages(sample)
+        messages = [self.tick(sample), *self._arrivals()]
         self.published += 1
         for queue in self._subscribers:
             for message in messages:

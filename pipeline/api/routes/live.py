@@ -28,7 +28,7 @@ def dashboard() -> FileResponse:
 )
 async def stream(request: Request) -> StreamingResponse:
     app = state(request)
-    first = app.hub.tick_messages(app.sampler.latest)[:1]  # the current picture at once
+    first = [app.hub.tick(app.sampler.latest)]  # the current picture at once
     return StreamingResponse(
         app.hub.stream(first),
         media_type="text/event-stream",
