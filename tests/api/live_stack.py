@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from itertools import islice
+from itertools import takewhile
 from pathlib import Path
 
 from pipeline.api.server import running_api
@@ -70,9 +70,11 @@ class Traffic:
                 load_schema_file(with_v2),
             )
         events = generate_events(seed=self.seed, orders=200, anomaly_rate=0.01)
-        while not self._stop.is_set():  # one-second slices, so stop() is prompt
-            options = ProduceOptions(count=None, rate=self.rate, duration_s=1.0)
-            send_events(self.settings, encoder, islice(events, int(self.rate)), options)
+        # One producer for the whole run (a steady rate); the events end when stop() is called.
+        until_stopped = takewhile(lambda _: not self._stop.is_set(), events)
+        send_events(
+            self.settings, encoder, until_stopped, ProduceOptions(count=None, rate=self.rate)
+        )
 
     def poison(self, count: int = 3) -> None:
         """Messages that are not order events: each service dead-letters them."""

@@ -1,6 +1,6 @@
 """`make screenshots`: the README's pictures, taken from the real dashboard.
 
-Starts a throwaway broker and registry, the three services, traffic at 2,000 events/s with
+Starts a throwaway broker and registry, the three services, traffic at 1,000 events/s with
 anomalies and a few poison messages, places and moves an order through the API, then
 photographs the page in headless Chromium (Debian's `chromium`):
 
@@ -31,7 +31,7 @@ def main(folder: Path) -> None:
         with (
             running_test_broker(work / "kafka") as bootstrap,
             embedded_registry(bootstrap) as registry,
-            live_stack(bootstrap, registry.url, work, rate=2000) as stack,
+            live_stack(bootstrap, registry.url, work, rate=1000) as stack,
         ):
             stack.traffic.poison(3)
             order_id = _an_order(stack.url)
