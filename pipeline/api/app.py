@@ -9,6 +9,7 @@ reach them through `state(request)`.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -44,9 +45,32 @@ class AppState:
     hub: Hub
     windows: StoreWindows
     metrics: Metrics
-    # One lock per order being moved, so two moves of one order are judged one after the other.
-    order_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # Two moves of one order are judged one after the other.
+    order_locks: KeyedLocks = field(default_factory=lambda: KeyedLocks())
     replies: dict[str, tuple[str, dict[str, object]]] = field(default_factory=dict)
+
+
+class KeyedLocks:
+    """An asyncio lock per key, kept while anyone holds or waits for it (event loop only)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
 
 
 def state(request: Request) -> AppState:

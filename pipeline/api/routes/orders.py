@@ -87,13 +87,8 @@ async def move_order(
     if replay is not None:
         return replay
     _broker_up(app)
-    lock = app.order_locks.setdefault(order_id, asyncio.Lock())
-    try:
-        async with lock:
-            return await _move(app, order_id, change.status, idempotency_key, fingerprint)
-    finally:
-        if not lock.locked():
-            app.order_locks.pop(order_id, None)
+    async with app.order_locks.hold(order_id):
+        return await _move(app, order_id, change.status, idempotency_key, fingerprint)
 
 
 async def _move(
