@@ -1,7 +1,8 @@
 """The API's benchmark: POST /orders against the producer called directly, and the
 dashboard's server cost while the pipeline runs at 5,000 events/s with 20 pages open.
 
-One run, on a broker and registry of its own (or the ones named by the flags):
+One run, on the broker and registry named by the flags or the environment, else on a
+throwaway broker and the project's registry started for it (as every benchmark here):
 
 1. Orders: for 1, 8 and 32 concurrent clients, each sending one order after the other,
    the rate of acknowledged orders and the latency p50/p99 of each — over HTTP to the API
@@ -11,7 +12,8 @@ One run, on a broker and registry of its own (or the ones named by the flags):
    API process's CPU and memory are sampled with no page open, then with 20 open
    (`/events/stream`, as the dashboard reads it), each for the same time.
 
-    python -m pipeline.benchmark.api [--seconds 10] [--rate 5000] [--pages 20]
+    python cli.py bench api [--seconds 10] [--rate 5000] [--pages 20]
+    python -m pipeline.benchmark.api [the same options]
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,6 +37,8 @@ import httpx
 import psutil
 
 from pipeline import registry_client
+from pipeline.benchmark.commandline import Out, add_target_arguments, run_main, say, target_of
+from pipeline.benchmark.stack import Target, bench_stack
 from pipeline.benchmark.stats import percentile
 from pipeline.config import Settings
 from pipeline.devstack.processes import free_port, wait_until
@@ -210,25 +214,32 @@ def server_cost(url: str, proc: psutil.Process, pages: int, seconds: float) -> C
     return Cost(pages, 100 * used / elapsed, rss, got / elapsed / pages if pages else 0.0)
 
 
-def run_api_bench(settings: Settings, seconds: float, rate: float, pages: int) -> list[str]:
-    lines: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+@dataclass(frozen=True, kw_only=True)
+class ApiBenchOptions:
+    seconds: float = 10.0  # per measurement
+    rate: float = 5000.0  # events/s of the pipeline while the dashboard is measured
+    pages: int = 20
+
+
+def run_api_bench(target: Target, options: ApiBenchOptions, out: Out = say) -> None:
+    """Both measurements, on a topic, subject and store of their own; lines go to `out`."""
+    with (
+        bench_stack(
+            target.settings, own_broker=target.own_broker, own_registry=target.own_registry
+        ) as settings,
+        tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
+    ):
         folder = Path(tmp)
         topic = f"bench-api-{time.time_ns() % 10**8}"
-        lane = replace(
-            settings,
-            topic=topic,
-            alerts_topic=f"{topic}.alerts",
-            dlq_topic=f"{topic}.dlq",
-            db_path=folder / "audit.db",
-        )
+        lane = settings.reading(topic).with_(db_path=folder / "audit.db")
         with registry_client.connected(lane) as client:
             subject = registry_client.value_subject(topic)
             registry_client.register(client, subject, load_schema_file(ORDER_EVENT_V2))
         ensure_topics(lane, {topic: lane.partitions})
-        lines += _orders(lane, folder, seconds)
-        lines += _dashboard(lane, folder, seconds, rate, pages)
-    return lines
+        for line in _orders(lane, folder, options.seconds):
+            out(line)
+        for line in _dashboard(lane, folder, options.seconds, options.rate, options.pages):
+            out(line)
 
 
 def _orders(lane: Settings, folder: Path, seconds: float) -> list[str]:
@@ -280,32 +291,16 @@ def _observed(url: str, lane: Settings) -> str:
     return f"observed {rate:,.0f} events/s in, storage lag {lag:,}"
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.benchmark.api", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=5000.0)
-    parser.add_argument("--pages", type=int, default=20)
+    add_target_arguments(parser)
+    parser.add_argument("--seconds", type=float, default=10.0, help="Per measurement [10].")
+    parser.add_argument("--rate", type=float, default=5000.0, help="Pipeline events/s [5000].")
+    parser.add_argument("--pages", type=int, default=20, help="Dashboard pages open [20].")
     args = parser.parse_args(argv)
-    settings = Settings()
-    with _stack(settings) as ready:
-        for line in run_api_bench(ready, args.seconds, args.rate, args.pages):
-            print(line, flush=True)
-
-
-@contextmanager
-def _stack(settings: Settings) -> Iterator[Settings]:
-    """A throwaway broker and registry (this benchmark loads the broker for minutes: never
-    a cluster someone uses)."""
-    from pipeline.devstack.testing import running_test_broker
-    from pipeline.registry.embedded import embedded_registry
-
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-api-kafka-") as home,
-        running_test_broker(Path(home)) as bootstrap,
-        embedded_registry(bootstrap) as reg,
-    ):
-        yield settings.with_(bootstrap_servers=bootstrap, registry_url=reg.url)
+    options = ApiBenchOptions(seconds=args.seconds, rate=args.rate, pages=args.pages)
+    return run_main(lambda: run_api_bench(target_of(args), options))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
