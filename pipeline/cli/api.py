@@ -24,7 +24,13 @@ def api() -> None:
 
 @api.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port to listen on (0: a free one).",
+)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="The audit store.")
 @click.option("--topic", help="The order topic [order-events]; T.dlq, T.alerts, T.stats.")
 @click.option(
