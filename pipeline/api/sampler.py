@@ -19,12 +19,8 @@ from pipeline import registry_client
 from pipeline.api.settings import ApiSettings
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
-from pipeline.kafka.admin import (
-    Admin,
-    CommittedOffsets,
-    end_offsets,
-    topic_partitions,
-)
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.groups import CommittedOffsets, end_offsets, topic_partitions
 from pipeline.services.groups import group_for
 from pipeline.store.readonly import open_read_only
 

@@ -14,7 +14,8 @@ from pipeline.devstack import postgres as pg
 from pipeline.devstack import stack
 from pipeline.devstack.layout import DevStackSettings
 from pipeline.errors import PipelineError
-from pipeline.kafka.admin import Admin, group_lags
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.groups import group_lags
 
 
 def dev_options(command: Any) -> Any:

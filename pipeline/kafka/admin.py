@@ -13,15 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
-    IsolationLevel,
-    KafkaError,
-    KafkaException,
-    TopicCollection,
-    TopicPartition,
-)
-from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic, OffsetSpec
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic
 
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
@@ -58,6 +51,14 @@ class Admin:
     @property
     def bootstrap(self) -> str:
         return str(self._config.get("bootstrap.servers", "?"))
+
+    def client_config(self) -> dict[str, Any]:
+        """The librdkafka configuration this admin connects with (for sibling clients)."""
+        return dict(self._config)
+
+    def client(self) -> Any:
+        """The underlying AdminClient, for the group and offset queries of `groups`."""
+        return self._client()
 
     def _client(self) -> Any:
         if self._admin is None:
@@ -178,204 +179,3 @@ def ensure_topics(settings: Settings, wanted: Mapping[str, int]) -> list[str]:
 
 def delete_topics(settings: Settings, names: Iterable[str]) -> None:
     Admin.from_settings(settings).delete(names)
-
-
-# --- consumer groups and lag ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PartitionLag:
-    topic: str
-    partition: int
-    committed: int | None  # None: the group committed nothing here yet
-    end: int  # the partition's end offset (the next offset to be written)
-    member: str | None  # who holds the partition now (client id @ host), if anyone
-
-    @property
-    def lag(self) -> int:
-        return self.end - (self.committed or 0)
-
-
-@dataclass(frozen=True)
-class GroupLag:
-    group: str
-    state: str
-    members: int
-    partitions: tuple[PartitionLag, ...]
-
-    @property
-    def lag(self) -> int:
-        return sum(p.lag for p in self.partitions)
-
-
-def group_lags(admin: Admin, topics: Iterable[str] | None = None) -> list[GroupLag]:
-    """Each consumer group that committed offsets on, or is assigned, any of `topics` (every
-    topic when None): members, committed and end offsets, lag per partition."""
-    wanted = None if topics is None else set(topics)
-    client = admin._client()
-    listing = client.list_consumer_groups(request_timeout=admin.timeout_s)
-    try:
-        names = sorted(g.group_id for g in listing.result(timeout=admin.timeout_s).valid)
-    except KafkaException as exc:
-        raise TopicError(f"cannot list consumer groups: {exc.args[0].str()}") from exc
-    if not names:
-        return []
-    descriptions = _describe(admin, names)
-    topics_now = admin.metadata().topics
-    groups = []
-    for name in names:
-        state, holders = descriptions.get(name, ("UNKNOWN", {}))
-        committed = _committed(admin, name)
-        touched = {t for t, _ in [*committed, *holders] if wanted is None or t in wanted}
-        if not touched:
-            continue
-        # Every partition of a topic the group reads, also those it committed nothing on.
-        partitions = {(t, p) for t, p in [*committed, *holders] if t in touched}
-        for topic in touched & set(topics_now):
-            partitions |= {(topic, p) for p in topics_now[topic].partitions}
-        ends = _end_offsets(admin, sorted(partitions))
-        rows = tuple(
-            PartitionLag(t, p, committed.get((t, p)), ends.get((t, p), 0), holders.get((t, p)))
-            for t, p in sorted(partitions)
-        )
-        groups.append(GroupLag(name, state, len(set(holders.values())), rows))
-    return groups
-
-
-def _describe(admin: Admin, names: list[str]) -> dict[str, tuple[str, dict[tuple[str, int], str]]]:
-    """group -> (state, {(topic, partition): "client-id@host"})."""
-    futures = admin._client().describe_consumer_groups(names, request_timeout=admin.timeout_s)
-    found = {}
-    for name, future in futures.items():
-        try:
-            description = future.result(timeout=admin.timeout_s)
-        except KafkaException:
-            continue  # the group went away between listing and describing
-        holders = {
-            (tp.topic, tp.partition): f"{m.client_id}@{m.host.lstrip('/')}"
-            for m in description.members
-            for tp in (m.assignment.topic_partitions if m.assignment else [])
-        }
-        found[name] = (str(getattr(description.state, "name", description.state)), holders)
-    return found
-
-
-def _committed(admin: Admin, group: str) -> dict[tuple[str, int], int]:
-    request = [ConsumerGroupTopicPartitions(group)]
-    futures = admin._client().list_consumer_group_offsets(request, request_timeout=admin.timeout_s)
-    try:
-        answer = futures[group].result(timeout=admin.timeout_s)
-    except KafkaException as exc:
-        raise TopicError(f"cannot read the offsets of group {group}: {exc.args[0].str()}") from exc
-    return {
-        (tp.topic, tp.partition): tp.offset
-        for tp in answer.topic_partitions or []
-        if tp.offset >= 0
-    }
-
-
-def _end_offsets(admin: Admin, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    request = {TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions}
-    futures = admin._client().list_offsets(request, request_timeout=admin.timeout_s)
-    ends = {}
-    for tp, future in futures.items():
-        try:
-            ends[(tp.topic, tp.partition)] = future.result(timeout=admin.timeout_s).offset
-        except KafkaException:
-            continue  # a deleted topic still named by old commits: no end to show
-    return ends
-
-
-# Consumer groups and offsets: what lag is made of (the API and its /metrics read these, so
-# that lag holds for services running in any process).
-
-
-@dataclass(frozen=True)
-class GroupListing:
-    group: str
-    state: str  # STABLE, EMPTY, PREPARING_REBALANCE, ... (UNKNOWN when the broker says none)
-
-
-def list_groups(admin: Admin) -> list[GroupListing]:
-    """Every consumer group the cluster knows, by name."""
-    future = admin._client().list_consumer_groups(request_timeout=admin.timeout_s)
-    try:
-        result = future.result(timeout=admin.timeout_s)
-    except KafkaException as exc:
-        raise TopicError(f"cannot list consumer groups: {exc.args[0].str()}") from exc
-    listings = [
-        GroupListing(g.group_id, getattr(g.state, "name", str(g.state))) for g in result.valid
-    ]
-    return sorted(listings, key=lambda g: g.group)
-
-
-class CommittedOffsets:
-    """Groups' committed offsets, read through one idle consumer per group.
-
-    An idle consumer (never subscribed, so it never joins the group) asks the group's
-    coordinator for its offsets. The admin client's `list_consumer_group_offsets` is not
-    used: librdkafka 2.16 crashes the process (a NULL consumer-group handle in
-    `rd_kafka_handle_OffsetFetch`) when the coordinator answers "load in progress", as a
-    freshly started broker does.
-    """
-
-    def __init__(self, config: Mapping[str, Any], *, timeout_s: float = TIMEOUT_S) -> None:
-        self._config = {"log_level": 2, **config, "enable.auto.commit": False}
-        self.timeout_s = timeout_s
-        self._consumers: dict[str, Any] = {}
-
-    def of(self, group: str, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """(topic, partition) → committed offset, for those of `partitions` it committed."""
-        wanted = [TopicPartition(t, p) for t, p in partitions]
-        if not wanted:
-            return {}
-        consumer = self._consumers.get(group)
-        if consumer is None:
-            consumer = clients.consumer({**self._config, "group.id": group})
-            self._consumers[group] = consumer
-        try:
-            found = consumer.committed(wanted, timeout=self.timeout_s)
-        except KafkaException as exc:
-            raise TopicError(
-                f"cannot read the offsets of group {group}: {exc.args[0].str()}"
-            ) from exc
-        return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
-
-    def close(self) -> None:
-        for consumer in self._consumers.values():
-            consumer.close()
-        self._consumers.clear()
-
-
-def end_offsets(admin: Admin, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """(topic, partition) → its end offset as a read_committed reader sees it (the last
-    stable offset: an open transaction's records are not counted as readable yet)."""
-    wanted = {TopicPartition(t, p): OffsetSpec.latest() for t, p in set(partitions)}
-    if not wanted:
-        return {}
-    futures = admin._client().list_offsets(
-        wanted,
-        isolation_level=IsolationLevel.READ_COMMITTED,
-        request_timeout=admin.timeout_s,
-    )
-    ends = {}
-    for tp, future in futures.items():
-        try:
-            ends[(tp.topic, tp.partition)] = future.result(timeout=admin.timeout_s).offset
-        except KafkaException as exc:
-            reason = exc.args[0].str()
-            raise TopicError(
-                f"cannot read the end of {tp.topic}[{tp.partition}]: {reason}"
-            ) from exc
-    return ends
-
-
-def topic_partitions(admin: Admin, names: Iterable[str]) -> list[tuple[str, int]]:
-    """The (topic, partition) pairs of those of `names` that exist, from one metadata call."""
-    topics = admin.metadata().topics
-    return [
-        (name, partition)
-        for name in names
-        if name in topics and topics[name].error is None
-        for partition in topics[name].partitions
-    ]

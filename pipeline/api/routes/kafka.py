@@ -9,13 +9,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pipeline.api.app import AppState, state
 from pipeline.api.errors import unavailable
 from pipeline.api.models import errors
-from pipeline.kafka.admin import (
-    Admin,
-    CommittedOffsets,
-    end_offsets,
-    list_groups,
-    topic_partitions,
-)
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.groups import CommittedOffsets, end_offsets, list_groups, topic_partitions
 
 router = APIRouter(tags=["kafka"])
 Limit = Annotated[int, Query(ge=1, le=200)]
