@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,13 +20,15 @@ from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.dlq import read_dead_letters
 from pipeline.events import generate_events
-from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.admin import Admin, TopicSpec, ensure_topics
 from pipeline.kafka.clients import close_producer
+from pipeline.registry.embedded import embedded_registry
 from pipeline.serde import AvroEncoder
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService
+from tests.faults.helpers import ROOT
 from tests.order_helpers import fetch, stored_rows
-from tests.store.schemas import USER_ID_AS_INT, V1, V2, event, order_value, writer
+from tests.store.schemas import USER_ID_AS_INT, V1, V2, event, evolve, order_value, writer
 
 # --- the service alone ---------------------------------------------------------------
 
@@ -86,12 +89,14 @@ def group_of(settings: Settings) -> str:
     return f"storage-{settings.topic}"  # a group of this test's own
 
 
-def run_storage(settings: Settings, max_events: int) -> StorageService:
+def run_storage(
+    settings: Settings, max_events: int, idle_timeout_s: float = 20.0
+) -> StorageService:
     service = StorageService(settings)
     options = RunOptions(
         group_id=group_of(settings),
         max_events=max_events,
-        idle_timeout_s=20.0,
+        idle_timeout_s=idle_timeout_s,
         handle_signals=False,
     )
     Runner(settings, service, options).run()
@@ -242,3 +247,105 @@ def test_killed_mid_stream_and_restarted_leaves_no_duplicate_and_no_gap(
     )
     assert sum(n for n, _, _ in per_partition) == total
     assert all(low == 0 and high == n - 1 for n, low, high in per_partition)
+
+
+# --- issue 10: nothing silently dropped, committed means durable, bad --db at start -----
+
+
+def recreate_topic(settings: Settings) -> None:
+    """Delete the topic and create it again under its name: its offsets start over at 0."""
+    admin = Admin.from_settings(settings)
+    admin.delete([settings.topic])
+    admin.ensure([TopicSpec(settings.topic, settings.partitions)])
+    assert admin.partitions(settings.topic) == settings.partitions
+
+
+def test_a_topic_created_again_has_all_its_new_events_stored(settings: Settings) -> None:
+    """`dev reset` then the demo, a recreated topic, another stack: offsets start over, and
+    events at offsets an earlier topic used are new events, not replays."""
+    v1 = register(settings, V1)
+    first = lifecycle_events(300, seed=11)
+    send(settings, [(v1.encode(v), v["order_id"]) for v in first])
+    before = run_storage(settings, max_events=300)
+    recreate_topic(settings)
+    second = lifecycle_events(300, seed=12)
+    send(settings, [(v1.encode(v), v["order_id"]) for v in second])
+    after = run_storage(settings, max_events=300)
+
+    assert (before.stored, before.duplicates) == (300, 0)
+    assert (after.stored, after.duplicates) == (300, 0)
+    assert fetch(settings.db_path, "SELECT count(DISTINCT event_id) FROM events") == [(600,)]
+
+
+def test_schema_ids_of_another_registry_are_not_confused(settings: Settings) -> None:
+    """Two registries both hand out id 1: the store's verdict on one's schema 1 says nothing
+    about the other's."""
+    no_event_id = evolve(V1, drop=("event_id",))  # the store refuses it: no key
+    values = lifecycle_events(50, seed=13)
+    with embedded_registry(settings.bootstrap_servers, delete_topic=True) as first:
+        on_first = settings.with_(registry_url=first.url)
+        keyless = register(on_first, no_event_id)
+        send(on_first, [(keyless.encode(v), v["order_id"]) for v in values[:10]])
+        refused = run_storage(on_first, max_events=10)
+    second_topic = f"{settings.topic}-2"
+    with embedded_registry(settings.bootstrap_servers, delete_topic=True) as second:
+        on_second = settings.with_(
+            registry_url=second.url, topic=second_topic, dlq_topic=f"{second_topic}.dlq"
+        )
+        v1 = register(on_second, V1)
+        send(on_second, [(v1.encode(v), v["order_id"]) for v in values])
+        stored = run_storage(on_second, max_events=50)
+
+    assert keyless.schema_id == v1.schema_id  # the clash this test is about
+    assert (refused.stored, refused.refused) == (0, 10)
+    assert (stored.stored, stored.refused) == (50, 0)
+    assert fetch(settings.db_path, "SELECT count(*) FROM schema_versions") == [(2,)]
+
+
+def test_batches_a_power_cut_took_from_the_store_are_read_again(settings: Settings) -> None:
+    """A power cut under synchronous=NORMAL may roll the store back a few transactions after
+    their offsets were committed to Kafka. Simulated by putting back a copy of the file taken
+    earlier: the restarted service must read those events again."""
+    v1 = register(settings, V1)
+    values = lifecycle_events(1000, seed=14)
+    send(settings, [(v1.encode(v), v["order_id"]) for v in values])
+    run_storage(settings, max_events=400)
+    snapshot = settings.db_path.with_name("snapshot.db")
+    with sqlite3.connect(settings.db_path) as live, sqlite3.connect(snapshot) as copy:
+        live.backup(copy)
+    run_storage(settings, max_events=600)  # stored and committed to Kafka
+    for suffix in ("-wal", "-shm"):
+        settings.db_path.with_name(settings.db_path.name + suffix).unlink(missing_ok=True)
+    snapshot.replace(settings.db_path)  # the power cut: the last batches never reached disk
+
+    restarted = run_storage(settings, max_events=600, idle_timeout_s=8.0)
+
+    assert restarted.stored == 600
+    assert fetch(settings.db_path, "SELECT count(DISTINCT event_id) FROM events") == [(1000,)]
+
+
+def consume_storage_cli(settings: Settings, db: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(ROOT / "cli.py"), "--bootstrap-servers"]
+    command += [settings.bootstrap_servers, "--registry-url", settings.registry_url]
+    command += ["consume", "storage", "--topic", settings.topic, "--group", group_of(settings)]
+    command += ["--db", str(db), "--idle-timeout", "5"]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("problem", ["not a database", "no such folder"])
+def test_a_bad_db_is_refused_at_start(settings: Settings, tmp_path: Path, problem: str) -> None:
+    """Refused before consuming anything, even with nothing to read (not at the first event)."""
+    if problem == "not a database":
+        db = tmp_path / "notes.txt"
+        db.write_text("these are my notes, not an audit store\n" * 50)
+    else:
+        db = tmp_path / "typo" / "audit.db"
+    ensure_topics(settings, {settings.topic: settings.partitions})
+
+    result = consume_storage_cli(settings, db)
+
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode != 0, output
+    assert "Traceback" not in output
+    assert output.splitlines()[-1].startswith("Error: ") and str(db) in output.splitlines()[-1]
+    assert not (tmp_path / "typo").exists()

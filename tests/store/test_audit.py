@@ -7,6 +7,7 @@ import re
 import sqlite3
 import threading
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -360,3 +361,15 @@ def test_instances_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
         with sqlite3.connect(path) as conn:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         assert {"events", "orders", "schema_versions", "event_columns"} <= tables
+
+
+def test_new_events_at_coordinates_an_earlier_topic_used_are_stored(db_path: Path) -> None:
+    """Offsets start over when a topic is created again (or on another cluster): an event is
+    known by its event_id, never by where Kafka kept it."""
+    old = [replace(event(W1, order_value(), offset=i), topic_id="old-topic-id") for i in range(5)]
+    new = [replace(event(W1, order_value(), offset=i), topic_id="new-topic-id") for i in range(5)]
+    with AuditStore.open(db_path) as store:
+        store.write(old)
+        result = store.write(new)
+    assert (result.stored, result.duplicates) == (5, 0)
+    assert fetch(db_path, "SELECT count(*) FROM events") == [(10,)]
