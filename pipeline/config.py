@@ -17,6 +17,7 @@ from pipeline.errors import ConfigError
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
 DEFAULT_REGISTRY_URL = "http://localhost:8081"
+DEFAULT_DB_PATH = Path("data/audit.db")  # its folder is created; a folder named must exist
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,9 +32,12 @@ class Settings:
     alerts_topic: str = "order-alerts"
     dlq_topic: str = "order-events.dlq"
     partitions: int = 6
-    db_path: Path = Path("data/audit.db")
+    db_path: Path = DEFAULT_DB_PATH
     # Raw librdkafka properties (SASL/SSL for a managed cluster), passed through untouched.
     client_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The Kafka topic the schema registry keeps its state in (Confluent's kafkastore.topic):
+    # its topic id tells registries apart, whose schema ids all start at 1.
+    registry_topic: str = "_schemas"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -48,6 +52,8 @@ class Settings:
             values["registry_auth"] = env["SCHEMA_REGISTRY_BASIC_AUTH"]
         if env.get("AUDIT_DB"):
             values["db_path"] = Path(env["AUDIT_DB"])
+        if env.get("SCHEMA_REGISTRY_TOPIC"):
+            values["registry_topic"] = env["SCHEMA_REGISTRY_TOPIC"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

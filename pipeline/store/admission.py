@@ -24,10 +24,14 @@ from pipeline.store.kinds import Kind, compatible, field_type
 
 KEY = "event_id"
 # Columns the store fills itself; a schema field with one of these names is refused.
+# Kafka coordinates carry the topic's id (a topic created again under its name starts its
+# offsets over), and a schema id the registry's (two registries both hand out id 1).
 META_COLUMNS = (
     "kafka_topic",
+    "kafka_topic_id",
     "kafka_partition",
     "kafka_offset",
+    "schema_registry_id",
     "schema_id",
     "schema_version",
     "stored_at",

@@ -82,7 +82,9 @@ def _by_schema_version(db: Database) -> Table:
     names, rows = run_query(
         db,
         f"SELECT e.schema_version, e.schema_id, count(*) AS events, s.subject "
-        f"FROM {EVENTS} e LEFT JOIN {SCHEMAS} s USING (schema_id) GROUP BY 1, 2 ORDER BY 1, 2",
+        # Schema ids are per registry: a store that met two registries has two ids 1.
+        f"FROM {EVENTS} e LEFT JOIN {SCHEMAS} s USING (schema_registry_id, schema_id) "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
     )
     return Table("events by schema version", tuple(names), tuple(rows))
 

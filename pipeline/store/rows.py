@@ -41,7 +41,9 @@ def plan_rows(schema_id: int, version: int | None, placements: Sequence[Placemen
     return RowPlan(
         schema_id=schema_id,
         version=version,
-        insert_sql=f"INSERT OR IGNORE INTO events ({columns}) VALUES ({marks})",
+        # Only a known event_id is skipped: any other constraint failing is an error.
+        insert_sql=f"INSERT INTO events ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({KEY}) DO NOTHING",
         fields=tuple((p.field, converter(p.writer, p.column)) for p in placements),
         key_index=lowered.index(KEY),
         order_index={name: lowered.index(name) for name in ORDER_FIELDS if name in lowered},

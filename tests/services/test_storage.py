@@ -25,7 +25,7 @@ from pipeline.kafka.clients import close_producer
 from pipeline.registry.embedded import embedded_registry
 from pipeline.serde import AvroEncoder
 from pipeline.services.runner import Runner, RunOptions
-from pipeline.services.storage import StorageService
+from pipeline.services.storage import StorageService, registry_identity
 from tests.faults.helpers import ROOT
 from tests.order_helpers import fetch, stored_rows
 from tests.store.schemas import USER_ID_AS_INT, V1, V2, event, evolve, order_value, writer
@@ -41,8 +41,29 @@ def test_constructor_opens_nothing_and_close_is_safe(tmp_path: Path) -> None:
     assert not (tmp_path / "audit.db").exists()
 
 
-def test_handle_stores_and_returns_refusals(tmp_path: Path) -> None:
-    service = StorageService(Settings(db_path=tmp_path / "audit.db"))
+def test_start_opens_the_store_under_the_registrys_topic_id(
+    settings: Settings, registry_topic: str
+) -> None:
+    service = StorageService(settings)
+    try:
+        service.start()
+        service.start()  # once is enough
+    finally:
+        service.close()
+    topic_id = Admin.from_settings(settings).topic_ids([registry_topic])[registry_topic]
+    assert registry_identity(settings) == topic_id
+    assert fetch(settings.db_path, "PRAGMA user_version") == [(2,)]
+
+
+def test_a_registry_whose_topic_is_not_on_the_cluster_is_known_by_its_url(
+    settings: Settings,
+) -> None:
+    elsewhere = settings.with_(registry_topic="_schemas-of-another-cluster")
+    assert registry_identity(elsewhere) == settings.registry_url.rstrip("/")
+
+
+def test_handle_stores_and_returns_refusals(settings: Settings) -> None:
+    service = StorageService(settings)
     w1, bad = writer(1, V1), writer(3, USER_ID_AS_INT)
     batch = [event(w1, order_value(), 0), event(bad, {**order_value(), "user_id": 7}, 1)]
     try:
@@ -56,7 +77,7 @@ def test_handle_stores_and_returns_refusals(tmp_path: Path) -> None:
     ]
     assert (service.stored, service.duplicates, service.refused) == (1, 1, 1)
     assert service.summary_line().startswith("1 stored, 1 already stored (skipped), 1 refused")
-    assert fetch(tmp_path / "audit.db", "SELECT count(*) FROM events") == [(1,)]
+    assert fetch(settings.db_path, "SELECT count(*) FROM events") == [(1,)]
 
 
 # --- through the runner, against the real broker and registry --------------------------
@@ -200,10 +221,10 @@ import sys
 from pathlib import Path
 from pipeline.config import Settings
 from pipeline.services.runner import RunOptions, Runner
-from pipeline.services.storage import StorageService
-bootstrap, registry, topic, db, group = sys.argv[1:6]
+from pipeline.services.storage import StorageService, registry_identity
+bootstrap, registry, registry_topic, topic, db, group = sys.argv[1:7]
 settings = Settings(bootstrap_servers=bootstrap, registry_url=registry, topic=topic,
-                    dlq_topic=topic + ".dlq", db_path=Path(db),
+                    dlq_topic=topic + ".dlq", db_path=Path(db), registry_topic=registry_topic,
                     client_properties={"session.timeout.ms": "6000"})
 Runner(settings, StorageService(settings), RunOptions(group_id=group, batch_size=50)).run()
 """
@@ -217,7 +238,8 @@ def test_killed_mid_stream_and_restarted_leaves_no_duplicate_and_no_gap(
     total = 20_000
     values = lifecycle_events(total, seed=4)
     send(settings, [(v1.encode(v), v["order_id"]) for v in values])
-    args = [settings.bootstrap_servers, settings.registry_url, settings.topic]
+    args = [settings.bootstrap_servers, settings.registry_url, settings.registry_topic]
+    args += [settings.topic]
     args += [str(settings.db_path), group_of(settings)]
     child = subprocess.Popen([sys.executable, "-c", _CHILD, *args])
     try:
@@ -283,14 +305,17 @@ def test_schema_ids_of_another_registry_are_not_confused(settings: Settings) -> 
     no_event_id = evolve(V1, drop=("event_id",))  # the store refuses it: no key
     values = lifecycle_events(50, seed=13)
     with embedded_registry(settings.bootstrap_servers, delete_topic=True) as first:
-        on_first = settings.with_(registry_url=first.url)
+        on_first = settings.with_(registry_url=first.url, registry_topic=first.config.topic)
         keyless = register(on_first, no_event_id)
         send(on_first, [(keyless.encode(v), v["order_id"]) for v in values[:10]])
         refused = run_storage(on_first, max_events=10)
     second_topic = f"{settings.topic}-2"
     with embedded_registry(settings.bootstrap_servers, delete_topic=True) as second:
         on_second = settings.with_(
-            registry_url=second.url, topic=second_topic, dlq_topic=f"{second_topic}.dlq"
+            registry_url=second.url,
+            registry_topic=second.config.topic,
+            topic=second_topic,
+            dlq_topic=f"{second_topic}.dlq",
         )
         v1 = register(on_second, V1)
         send(on_second, [(v1.encode(v), v["order_id"]) for v in values])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import StoreError
-from pipeline.store import AuditStore
+from pipeline.store import AuditStore, versions
 from tests.order_helpers import fetch
 from tests.store.schemas import (
     NEW_WITHOUT_DEFAULT,
@@ -43,12 +43,19 @@ def columns_of(path: Path, table: str = "events") -> list[tuple[str, str]]:
         return [(row[1], row[2]) for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
-def test_file_is_wal_with_the_four_tables(db_path: Path) -> None:
+def test_file_is_wal_with_the_five_tables_and_its_layout_version(db_path: Path) -> None:
     with AuditStore.open(db_path) as store:
         assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert fetch(db_path, "PRAGMA journal_mode") == [("wal",)]
+    assert fetch(db_path, "PRAGMA user_version") == [(versions.CURRENT,)]
     tables = fetch(db_path, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-    assert tables == [("event_columns",), ("events",), ("orders",), ("schema_versions",)]
+    assert tables == [
+        ("event_columns",),
+        ("events",),
+        ("orders",),
+        ("positions",),
+        ("schema_versions",),
+    ]
 
 
 def test_batch_is_stored_with_its_kafka_coordinates(db_path: Path) -> None:
@@ -373,3 +380,30 @@ def test_new_events_at_coordinates_an_earlier_topic_used_are_stored(db_path: Pat
         result = store.write(new)
     assert (result.stored, result.duplicates) == (5, 0)
     assert fetch(db_path, "SELECT count(*) FROM events") == [(10,)]
+
+
+def test_schema_ids_are_told_apart_by_registry(db_path: Path) -> None:
+    """Every registry starts its ids at 1: a verdict on one's id 1 says nothing of another's."""
+    keyless = writer(1, evolve(V1, drop=("event_id",)))
+    with AuditStore.open(db_path, registry_id="registry-a") as store:
+        first = store.write([event(keyless, order_value(), 0)])
+    with AuditStore.open(db_path, registry_id="registry-b") as store:
+        second = store.write([event(W1, order_value(), 1)])
+    assert (first.stored, len(first.refusals), second.stored, second.refusals) == (0, 1, 1, ())
+    assert fetch(
+        db_path,
+        "SELECT schema_registry_id, schema_id, accepted FROM schema_versions ORDER BY 1",
+    ) == [("registry-a", 1, 0), ("registry-b", 1, 1)]
+    assert fetch(db_path, "SELECT schema_registry_id, schema_id FROM events") == [("registry-b", 1)]
+    assert fetch(
+        db_path, "SELECT DISTINCT schema_registry_id FROM event_columns WHERE schema_id = 1"
+    ) == [("registry-b",)]
+
+
+def test_an_event_that_breaks_another_constraint_is_an_error_not_a_skip(db_path: Path) -> None:
+    """Only a known event_id is skipped: INSERT OR IGNORE used to swallow any conflict."""
+    with AuditStore.open(db_path) as store:
+        store.write([event(W1, order_value(), 0)])
+        store.db.execute("CREATE UNIQUE INDEX one_per_order ON events (kafka_offset)")
+        with pytest.raises(StoreError, match="UNIQUE constraint failed"):
+            store.write([event(W1, order_value(), 0)])
