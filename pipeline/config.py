@@ -38,6 +38,8 @@ class Settings:
     # The Kafka topic the schema registry keeps its state in (Confluent's kafkastore.topic):
     # its topic id tells registries apart, whose schema ids all start at 1.
     registry_topic: str = "_schemas"
+    # The audit store on PostgreSQL (postgresql://USER@HOST:PORT/DB); None: SQLite at db_path.
+    store_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -54,6 +56,8 @@ class Settings:
             values["db_path"] = Path(env["AUDIT_DB"])
         if env.get("SCHEMA_REGISTRY_TOPIC"):
             values["registry_topic"] = env["SCHEMA_REGISTRY_TOPIC"]
+        if env.get("AUDIT_STORE_URL"):
+            values["store_url"] = env["AUDIT_STORE_URL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

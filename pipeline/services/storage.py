@@ -1,4 +1,5 @@
-"""The storage service: every event into the audit store, one transaction per batch.
+"""The storage service: every event into the audit store (SQLite, or PostgreSQL with
+`store_url`), one transaction per batch.
 
 Exactly-once in effect: the store keeps, in the transaction of each batch's rows, how far
 each partition is done (`store.positions`), and hands those positions back when partitions
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pipeline.config import DEFAULT_DB_PATH, Settings
 from pipeline.kafka.admin import Admin
 from pipeline.model import Event, PartitionRef, Refusal
-from pipeline.store import AuditStore
+from pipeline.store import Store, open_store, pg_connect
 from pipeline.store.positions import PositionBook
 
 log = logging.getLogger(__name__)
@@ -32,22 +33,25 @@ class StorageService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db_path = settings.db_path
         self.stored = 0
         self.duplicates = 0
         self.refused = 0
-        self._store: AuditStore | None = None  # opened by start()
+        # SQLite at settings.db_path, or PostgreSQL at settings.store_url (shown without
+        # its user or password)
+        url = settings.store_url
+        self.where = pg_connect.where(url) if url else str(settings.db_path)
+        self._store: Store | None = None  # opened by start()
         self._book = PositionBook()
 
     def start(self) -> None:
         """Open the store (the runner calls this before it joins the group)."""
         if self._store is not None:
             return
-        registry_id = registry_identity(self.settings)
-        self._store = AuditStore.open(
-            self.db_path,
-            registry_id=registry_id,
-            create_folder=self.db_path == DEFAULT_DB_PATH,
+        settings = self.settings
+        self._store = open_store(
+            settings.store_url or settings.db_path,
+            registry_id=registry_identity(settings),
+            create_folder=settings.db_path == DEFAULT_DB_PATH,
         )
 
     def assigned(self, partitions: Sequence[PartitionRef]) -> Mapping[PartitionRef, int]:
@@ -79,7 +83,7 @@ class StorageService:
     def summary_line(self) -> str:
         return (
             f"{self.stored} stored, {self.duplicates} already stored (skipped), "
-            f"{self.refused} refused, in {self.db_path}"
+            f"{self.refused} refused, in {self.where}"
         )
 
     def close(self) -> None:

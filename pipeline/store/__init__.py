@@ -13,7 +13,8 @@ readonly.py   opening the store so that nothing can write (for queries)
 
 from __future__ import annotations
 
-from pipeline.store.audit import AuditStore, WriteResult
+from pipeline.store.audit import AuditStore
+from pipeline.store.base import Store, WriteResult, open_store
 from pipeline.store.readonly import open_read_only, run_query
 
-__all__ = ["AuditStore", "WriteResult", "open_read_only", "run_query"]
+__all__ = ["AuditStore", "Store", "WriteResult", "open_read_only", "open_store", "run_query"]

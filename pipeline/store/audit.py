@@ -13,11 +13,9 @@ order and a uniform batch is a single statement.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from types import TracebackType
@@ -29,18 +27,10 @@ from pipeline.errors import StoreError
 from pipeline.model import Event, PartitionRef, Refusal, WriterSchema
 from pipeline.store import tables, versions
 from pipeline.store.admission import decide
-from pipeline.store.orders import UPSERT_SQL, order_row
+from pipeline.store.base import NO_KEY, WriteResult, refusal_text, schema_row
+from pipeline.store.orders import UPSERT_SQL, aggregate, order_row
 from pipeline.store.positions import PositionBook
 from pipeline.store.rows import RowPlan, field_values, iso_timestamp, plan_rows
-
-NO_KEY = "the event has no event_id: the store keys every event by it"
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    stored: int  # new rows in `events`
-    duplicates: int  # events already stored (replays, re-deliveries)
-    refusals: tuple[Refusal, ...]
 
 
 class AuditStore:
@@ -49,6 +39,7 @@ class AuditStore:
     def __init__(self, db: Database, path: Path, registry_id: str = "") -> None:
         self.db = db
         self.path = path
+        self.where = str(path)
         self.registry_id = registry_id  # whose schema ids the events carry ('' unknown)
         # Per schema id: its row plan, or the reason its events are refused.
         self._plans: dict[int, RowPlan | str] = {}
@@ -126,17 +117,17 @@ class AuditStore:
     def _resolve_one(self, schema: WriterSchema, now: str) -> RowPlan | str:
         prior = tables.recorded(self.db, self.registry_id, schema.schema_id)
         if prior is not None and not prior[0]:
-            return _refusal_text(schema, prior[1])
+            return refusal_text(schema, prior[1])
         first = not tables.any_accepted(self.db)
         decision = decide(schema.definition, tables.columns(self.db), first=first)
         if decision.accepted:
             added_by = (self.registry_id, schema.schema_id)
             tables.add_columns(self.db, decision.new_columns, added_by, now)
         if prior is None:
-            row = _schema_row(schema, decision.accepted, decision.reason, now)
+            row = schema_row(schema, decision.accepted, decision.reason, now)
             tables.record_schema(self.db, {"schema_registry_id": self.registry_id, **row})
         if not decision.accepted:
-            return _refusal_text(schema, decision.reason)
+            return refusal_text(schema, decision.reason)
         return plan_rows(schema.schema_id, schema.version, decision.placements)
 
     def _insert(
@@ -172,7 +163,7 @@ class AuditStore:
             accepted += len(kept)
             orders.extend(o for row in kept if (o := order_row(plan, row, now)))
         if orders:
-            self.db.conn.executemany(UPSERT_SQL, orders)
+            self.db.conn.executemany(UPSERT_SQL, aggregate(orders))
         return WriteResult(stored, accepted - stored, tuple(refusals))
 
     def _insert_run(
@@ -214,20 +205,3 @@ def _unbindable(exc: Exception) -> bool:
     """A Python value SQLite cannot keep (the decoder never hands one over), not a failure
     of the store itself."""
     return isinstance(exc, OverflowError | sqlite3.InterfaceError) or "binding" in str(exc)
-
-
-def _refusal_text(schema: WriterSchema, reason: str) -> str:
-    named = f" ({schema.subject} v{schema.version})" if schema.subject else ""
-    return f"the audit store refuses schema id {schema.schema_id}{named}: {reason}"
-
-
-def _schema_row(schema: WriterSchema, accepted: bool, reason: str, now: str) -> dict[str, object]:
-    return {
-        "schema_id": schema.schema_id,
-        "subject": schema.subject,
-        "version": schema.version,
-        "accepted": int(accepted),
-        "reason": reason,
-        "definition": json.dumps(schema.definition),
-        "first_seen_at": now,
-    }
