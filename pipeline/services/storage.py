@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+from confluent_kafka import OFFSET_BEGINNING
+
 from pipeline.config import DEFAULT_DB_PATH, Settings
 from pipeline.kafka.admin import Admin
 from pipeline.model import Event, PartitionRef, Refusal
@@ -55,12 +57,16 @@ class StorageService:
         )
 
     def assigned(self, partitions: Sequence[PartitionRef]) -> Mapping[PartitionRef, int]:
-        """Where the store says each partition goes on (its position wins over Kafka's)."""
+        """Where the store says each partition goes on (its position wins over Kafka's).
+
+        A partition the store holds no position for is read from its beginning: the store
+        has nothing of it (a power cut may have taken its first batches, whose offsets Kafka
+        committed), and the events it already holds are skipped by their event_id."""
         self.start()
         assert self._store is not None
         stored = self._store.positions(partitions)
         self._book.start(stored)
-        return stored
+        return {ref: stored.get(ref, OFFSET_BEGINNING) for ref in partitions if ref.topic_id}
 
     def revoked(self, partitions: Sequence[PartitionRef]) -> None:
         # Positions are stored with each batch already; what is not settled yet (a refused
