@@ -82,3 +82,4 @@ def settings(
         db_path=tmp_path / "audit.db",
         registry_topic=registry_topic,
     )
+
