@@ -98,4 +98,3 @@ def settings(
         db_path=tmp_path / "audit.db",
         registry_topic=registry_topic,
     )
-
