@@ -98,3 +98,21 @@ def settings(
         db_path=tmp_path / "audit.db",
         registry_topic=registry_topic,
     )
+
+
+@pytest.fixture(scope="session")
+def pg_database(postgres_url: str) -> Iterator[str]:
+    """A throwaway database on the session's PostgreSQL for audit stores, dropped at the end."""
+    from tests.store.targets import throwaway_database
+
+    with throwaway_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_store_url(pg_database: str) -> Iterator[str]:
+    """A PostgreSQL audit store of this test's own: a fresh schema in the throwaway database."""
+    from tests.store.targets import throwaway_schema
+
+    with throwaway_schema(pg_database) as url:
+        yield url

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.store.targets import (
-    PostgresTarget,
-    SqliteTarget,
-    Target,
-    throwaway_database,
-    throwaway_schema,
-)
-
-
-@pytest.fixture(scope="session")
-def pg_database(postgres_url: str) -> Iterator[str]:
-    """A throwaway database on the session's PostgreSQL, dropped at the end."""
-    with throwaway_database(postgres_url) as url:
-        yield url
-
-
-@pytest.fixture
-def pg_store_url(pg_database: str) -> Iterator[str]:
-    """A store of its own: a fresh schema in the throwaway database."""
-    with throwaway_schema(pg_database) as url:
-        yield url
+from tests.store.targets import PostgresTarget, SqliteTarget, Target
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
