@@ -25,6 +25,18 @@ from pipeline.store.admission import KEY
 from pipeline.store.tables import EVENTS
 
 STAGING = "audit_staging"
+
+
+def event_columns(conn: psycopg.Connection) -> list[str]:
+    """The columns `events` has now (another instance may have added some)."""
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attnum",
+        [EVENTS],
+    ).fetchall()
+    return [str(name) for (name,) in rows]
+
+
 Row = tuple[Event, Sequence[Any]]
 
 
@@ -47,7 +59,7 @@ class Staging:
         if self._pending is not None:
             self.columns, self._pending = self._pending, None
 
-    def prepare(self, conn: psycopg.Connection, needed: set[str], current: list[str]) -> None:
+    def prepare(self, conn: psycopg.Connection, needed: set[str]) -> None:
         """Make the staging table again if it lacks a needed column (in the transaction)."""
         if needed <= set(self.current()):
             return
@@ -57,7 +69,7 @@ class Staging:
                 "CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             ).format(sql.Identifier(STAGING), sql.Identifier(EVENTS))
         )
-        self._pending = tuple(current)
+        self._pending = tuple(event_columns(conn))
 
     def copy(
         self, conn: psycopg.Connection, columns: Sequence[str], rows: list[Row]

@@ -115,7 +115,7 @@ class PostgresStore:
             else:
                 runs.append((plan, self._rows(plan, run, now, refusals)))
         needed = {column for plan, _ in runs for column in plan.columns}
-        self._staging.prepare(conn, needed, pg_tables.event_columns(conn))
+        self._staging.prepare(conn, needed)
         orders: list[list[Any]] = []
         accepted = 0
         for plan, rows in runs:

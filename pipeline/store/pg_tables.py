@@ -148,16 +148,6 @@ def add_columns(
             )
 
 
-def event_columns(conn: psycopg.Connection) -> list[str]:
-    """The columns `events` has now (another instance may have added some)."""
-    rows = conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-        "AND NOT attisdropped ORDER BY attnum",
-        [EVENTS],
-    ).fetchall()
-    return [str(name) for (name,) in rows]
-
-
 def positions(
     conn: psycopg.Connection, partitions: Sequence[PartitionRef]
 ) -> dict[PartitionRef, int]:
