@@ -44,9 +44,10 @@ class PostgresReader:
 
     dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection, where: str) -> None:
+    def __init__(self, conn: psycopg.Connection, where: str, timeout_ms: int) -> None:
         self.conn = conn
         self.where = where
+        self.timeout_ms = timeout_ms
 
     def run(self, sql: str, params: Sequence[Any] = (), limit: int | None = None) -> Answer:
         """One statement's column names and rows (at most `limit`), or a one-line error."""
@@ -61,7 +62,7 @@ class PostgresReader:
             ) from exc
         except psycopg.errors.QueryCanceled as exc:
             raise StoreError(
-                f"SQL error: the statement ran past the {STATEMENT_TIMEOUT_MS // 1000} s limit"
+                f"SQL error: the statement ran past the {self.timeout_ms / 1000:g} s limit"
             ) from exc
         except psycopg.Error as exc:
             raise StoreError(f"SQL error: {pg_connect.reason(exc)}") from exc
@@ -83,19 +84,19 @@ class PostgresReader:
         self.conn.close()
 
 
-def open_pg_read_only(url: str) -> PostgresReader:
+def open_pg_read_only(url: str, timeout_ms: int = STATEMENT_TIMEOUT_MS) -> PostgresReader:
     """Connect with a role that can only read; StoreError (one line) otherwise."""
     where = pg_connect.where(url)
     conn = pg_connect.connect(url, "order-pipeline query")
     try:
         _refuse_a_writer(conn, where)
         conn.read_only = True
-        conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+        conn.execute(f"SET statement_timeout = {int(timeout_ms)}")
         conn.commit()
     except BaseException:
         conn.close()
         raise
-    return PostgresReader(conn, where)
+    return PostgresReader(conn, where, timeout_ms)
 
 
 def _refuse_a_writer(conn: psycopg.Connection, where: str) -> None:

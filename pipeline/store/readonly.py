@@ -15,6 +15,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from pipeline.errors import StoreError
+from pipeline.store.pg_connect import is_postgres_url
+from pipeline.store.pg_readonly import PostgresReader, open_pg_read_only
 
 _WRITE_REFUSED = ("readonly database", "query_only", "read-only")
 
@@ -36,10 +38,20 @@ def open_read_only(path: Path) -> Database:
     return Database(conn)
 
 
+def open_reader(target: str | Path) -> Database | PostgresReader:
+    """A read-only connection to the store at `target`: a postgresql:// URL or a file."""
+    if isinstance(target, str) and is_postgres_url(target):
+        return open_pg_read_only(target)
+    return open_read_only(Path(target))
+
+
 def run_query(
-    db: Database, sql: str, params: Sequence[Any] = ()
+    db: Database | PostgresReader, sql: str, params: Sequence[Any] = ()
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and rows of one statement, or a StoreError saying why it failed."""
+    if isinstance(db, PostgresReader):
+        answer = db.run(sql.replace("?", "%s") if params else sql, params)
+        return answer.names, answer.rows
     try:
         cursor = db.conn.execute(sql, tuple(params))
         names = [column[0] for column in cursor.description or ()]
