@@ -96,6 +96,12 @@ def produce(
     type=click.Path(dir_okay=False, path_type=Path),
     help="storage: the SQLite audit store [data/audit.db].",
 )
+@click.option(
+    "--store",
+    "store_url",
+    help="storage: the audit store on PostgreSQL, postgresql://USER@HOST:PORT/DB "
+    "[AUDIT_STORE_URL; else the SQLite file].",
+)
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
 @click.option("--max-events", type=click.IntRange(1), help="Stop after this many messages.")
 @click.option(
@@ -118,6 +124,7 @@ def consume(
     group: str | None,
     topic: str | None,
     db_path: Path | None,
+    store_url: str | None,
     batch_size: int,
     max_events: int | None,
     idle_timeout: float | None,
@@ -132,7 +139,9 @@ def consume(
     """
     # Another topic gets its own dead-letter topic (`T.dlq`), as `order-events` has.
     dlq_topic = f"{topic}.dlq" if topic else None
-    settings = settings_of(ctx).with_(topic=topic, db_path=db_path, dlq_topic=dlq_topic)
+    settings = settings_of(ctx).with_(
+        topic=topic, db_path=db_path, dlq_topic=dlq_topic, store_url=store_url
+    )
     worker = make_service(service, settings)
     options = RunOptions(
         group_id=group, batch_size=batch_size, max_events=max_events, idle_timeout_s=idle_timeout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema
@@ -374,3 +376,45 @@ def test_a_bad_db_is_refused_at_start(settings: Settings, tmp_path: Path, proble
     assert "Traceback" not in output
     assert output.splitlines()[-1].startswith("Error: ") and str(db) in output.splitlines()[-1]
     assert not (tmp_path / "typo").exists()
+
+
+# --- the PostgreSQL store (issue 14) ----------------------------------------------------
+
+
+def consume_cli(settings: Settings, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(ROOT / "cli.py"), "--bootstrap-servers"]
+    command += [settings.bootstrap_servers, "--registry-url", settings.registry_url]
+    command += ["consume", "storage", "--topic", settings.topic, "--group", group_of(settings)]
+    command += ["--idle-timeout", "5", *extra]
+    env = {**os.environ, "SCHEMA_REGISTRY_TOPIC": settings.registry_topic}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_consume_storage_into_postgresql(settings: Settings, pg_store_url: str) -> None:
+    v1 = register(settings, V1)
+    values = lifecycle_events(300, seed=15)
+    send(settings, [(v1.encode(v), v["order_id"]) for v in values])
+
+    result = consume_cli(settings, "--store", pg_store_url)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "300 stored, 0 already stored (skipped), 0 refused, in 127.0.0.1:" in result.stdout
+    with psycopg.connect(pg_store_url) as conn:
+        rows = conn.execute("SELECT count(DISTINCT event_id), count(*) FROM events").fetchall()
+        positions = conn.execute("SELECT sum(next_offset) FROM positions").fetchall()
+    assert rows == [(300, 300)]
+    assert positions == [(300,)]
+
+
+def test_an_unreachable_store_is_one_line_naming_host_and_port(settings: Settings) -> None:
+    ensure_topics(settings, {settings.topic: settings.partitions})
+    url = "postgresql://pipeline:secret-password@127.0.0.1:1/orders"
+
+    result = consume_cli(settings, "--store", url)
+
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode != 0, output
+    assert output.splitlines()[-1] == (
+        "Error: cannot connect to PostgreSQL at 127.0.0.1:1/orders: Connection refused"
+    )
+    assert "secret-password" not in output and "Traceback" not in output
