@@ -51,13 +51,12 @@ UPSERT_SQL = (
     f"INSERT INTO {ORDERS} ({', '.join(COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in COLUMNS)}) {_updates()}"
 )
-# PostgreSQL: a batch's orders in one statement, one array per column (see `aggregate`: one
-# statement cannot touch a row twice).
-_ARRAYS = ["text[]", "text[]", "text[]", *("timestamptz[]" for _ in STATUS_AT), "timestamptz[]"]
+# PostgreSQL: a batch's orders, aggregated (see `aggregate`: one statement cannot touch a row
+# twice) and COPYed into a staging table, in one statement.
+ORDERS_STAGING = "audit_orders_staging"
 PG_UPSERT_SQL = (
     f"INSERT INTO {ORDERS} ({', '.join(COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(f'%s::{kind}' for kind in _ARRAYS)}) ORDER BY 1 "
-    f"{_updates()}"
+    f"SELECT {', '.join(COLUMNS)} FROM {ORDERS_STAGING} ORDER BY order_id {_updates()}"
 )
 
 

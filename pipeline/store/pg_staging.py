@@ -22,7 +22,9 @@ from psycopg import sql
 
 from pipeline.model import Event, Refusal
 from pipeline.store.admission import KEY
-from pipeline.store.tables import EVENTS
+from pipeline.store.orders import COLUMNS as ORDER_COLUMNS
+from pipeline.store.orders import ORDERS_STAGING, PG_UPSERT_SQL
+from pipeline.store.tables import EVENTS, ORDERS
 
 STAGING = "audit_staging"
 
@@ -46,10 +48,12 @@ class Staging:
     def __init__(self) -> None:
         self.columns: tuple[str, ...] = ()  # as of the last commit
         self._pending: tuple[str, ...] | None = None
+        self._orders_staged = self._orders_pending = False
 
     def reset(self) -> None:
-        """The connection is new: its temporary table is gone."""
+        """The connection is new: its temporary tables are gone."""
         self.columns, self._pending = (), None
+        self._orders_staged = self._orders_pending = False
 
     def current(self) -> tuple[str, ...]:
         """The staging table's columns in this transaction."""
@@ -58,6 +62,7 @@ class Staging:
     def committed(self) -> None:
         if self._pending is not None:
             self.columns, self._pending = self._pending, None
+        self._orders_staged = self._orders_staged or self._orders_pending
 
     def prepare(self, conn: psycopg.Connection, needed: set[str]) -> None:
         """Make the staging table again if it lacks a needed column (in the transaction)."""
@@ -97,6 +102,25 @@ class Staging:
                 text = str(exc).strip().splitlines()[0]
                 refused.append(Refusal(event, f"a value of this event cannot be stored: {text}"))
         return kept, refused
+
+    def upsert_orders(self, conn: psycopg.Connection, rows: list[list[Any]]) -> None:
+        """COPY the batch's orders (one row per order) into their staging table, then one
+        upsert into `orders`."""
+        if not self._orders_staged:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+                ).format(sql.Identifier(ORDERS_STAGING), sql.Identifier(ORDERS))
+            )
+            self._orders_pending = True
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(ORDERS_STAGING),
+            sql.SQL(", ").join(sql.Identifier(c) for c in ORDER_COLUMNS),
+        )
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.execute(PG_UPSERT_SQL)
 
     def insert_into_events(self, conn: psycopg.Connection, columns: Sequence[str]) -> int:
         """Move the staged rows into `events`; the number of rows that were new."""

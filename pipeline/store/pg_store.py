@@ -32,7 +32,7 @@ from pipeline.model import Event, PartitionRef, Refusal, WriterSchema
 from pipeline.store import pg_connect, pg_tables
 from pipeline.store.admission import decide
 from pipeline.store.base import NO_KEY, WriteResult, refusal_text, schema_row
-from pipeline.store.orders import PG_UPSERT_SQL, aggregate, order_row
+from pipeline.store.orders import aggregate, order_row
 from pipeline.store.pg_staging import Row, Staging
 from pipeline.store.positions import PositionBook
 from pipeline.store.rows import RowPlan, aware_datetime, field_values, plan_rows
@@ -126,9 +126,7 @@ class PostgresStore:
         order = [c for c in self._staging.current() if c in needed]
         stored = self._staging.insert_into_events(conn, order) if accepted else 0
         if orders:
-            conn.execute(
-                PG_UPSERT_SQL, [list(column) for column in zip(*aggregate(orders), strict=True)]
-            )
+            self._staging.upsert_orders(conn, aggregate(orders))
         if book is not None:
             moved = book.plan(events, [refusal.event for refusal in refusals])
             _save_positions(conn, moved, now)
