@@ -46,6 +46,12 @@ SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
     show_default=True,
     help="Share of steps replaced by duplicates, swaps, unknown orders.",
 )
+@click.option(
+    "--cancellations",
+    type=click.FloatRange(0, 1),
+    help="Share of placed or confirmed orders cancelled [0.05 with a schema that has "
+    "CANCELLED (v3), else 0].",
+)
 @click.pass_context
 def produce(
     ctx: click.Context,
@@ -57,6 +63,7 @@ def produce(
     schema_path: Path | None,
     topic: str | None,
     anomalies: float,
+    cancellations: float | None,
 ) -> None:
     """Send realistic order lifecycles, Avro-encoded with a registered schema.
 
@@ -76,19 +83,23 @@ def produce(
         schema_path=schema_path or DEFAULT_SCHEMA,
         anomaly_rate=anomalies,
         start_ms=SEEDED_START_MS if seed is not None else None,
+        cancel_rate=cancellations,
     )
     with Progress(transient=True) as bar:
         task = bar.add_task(f"producing to {settings.topic}", total=limit)
         summary = run_produce(settings, options, lambda s: bar.update(task, completed=s.produced))
     for line in summary.describe():
         click.echo(line)
-    if summary.failed or summary.delivered < summary.produced:
+    if not summary.ok:
         sys.exit(1)
 
 
 @click.command()
 @click.argument("service", type=click.Choice(["order-processor", "analytics", "storage"]))
-@click.option("--group", help="Consumer group [the service's name].")
+@click.option(
+    "--group",
+    help="Consumer group [the service's name; on another topic or store, one named after them].",
+)
 @click.option("--topic", help="Topic to read [order-events].")
 @click.option(
     "--db",
@@ -109,6 +120,11 @@ def produce(
     type=click.FloatRange(0, min_open=True),
     help="Stop after this many seconds with nothing to read.",
 )
+@click.option(
+    "--instance-id",
+    help="Static membership (group.instance.id): a restart within the session timeout keeps "
+    "this instance's partitions without a rebalance; when it stops, they wait that long.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON snapshots, not a live view.")
 @click.option(
     "--interval",
@@ -128,6 +144,7 @@ def consume(
     batch_size: int,
     max_events: int | None,
     idle_timeout: float | None,
+    instance_id: str | None,
     as_json: bool,
     interval: float,
 ) -> None:
@@ -137,14 +154,15 @@ def consume(
 
     Example: python cli.py consume analytics --json --idle-timeout 10
     """
-    # Another topic gets its own dead-letter topic (`T.dlq`), as `order-events` has.
-    dlq_topic = f"{topic}.dlq" if topic else None
-    settings = settings_of(ctx).with_(
-        topic=topic, db_path=db_path, dlq_topic=dlq_topic, store_url=store_url
-    )
+    # Another topic gets outputs named after it (`T.dlq`, `T.alerts`), and a group too.
+    settings = settings_of(ctx).reading(topic).with_(db_path=db_path, store_url=store_url)
     worker = make_service(service, settings)
     options = RunOptions(
-        group_id=group, batch_size=batch_size, max_events=max_events, idle_timeout_s=idle_timeout
+        group_id=group,
+        batch_size=batch_size,
+        max_events=max_events,
+        idle_timeout_s=idle_timeout,
+        instance_id=instance_id,
     )
     with ConsumeView(worker, as_json=as_json, interval_s=interval) as view:
         runner = Runner(settings, worker, options, on_tick=view.tick)

@@ -1,5 +1,8 @@
 """Analytics: live counts by status and source, events/s over a sliding window, orders in flight.
 
+An order leaves the in-flight set when it is DELIVERED or CANCELLED (schema v3), the two
+statuses nothing legally follows.
+
 `Aggregator` is the pure part (give it a clock and events, read snapshots); `Analytics` is
 the service that feeds it from the consume loop (the CLI draws its snapshots). Nothing
 here is durable: a restarted analytics counts from its committed offsets.
@@ -13,7 +16,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.events import LIFECYCLE, Source, Status
+from pipeline.events import STATUSES, Source, Status
 from pipeline.model import Event, Refusal
 
 
@@ -26,6 +29,7 @@ class Snapshot:
     window_s: float
     in_flight: int
     delivered: int
+    cancelled: int = 0
     taken_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
@@ -37,11 +41,13 @@ class Snapshot:
             "window_s": self.window_s,
             "orders_in_flight": self.in_flight,
             "orders_delivered": self.delivered,
+            "orders_cancelled": self.cancelled,
             "taken_at": round(self.taken_at, 3),
         }
 
 
 MAX_ORDERS = 1_000_000
+_ENDS = frozenset({Status.DELIVERED.value, Status.CANCELLED.value})
 
 
 def _remember(orders: OrderedDict[Hashable, None], order_id: Hashable) -> None:
@@ -67,6 +73,7 @@ class Aggregator:
         self._in_flight: OrderedDict[Hashable, None] = OrderedDict()
         self._done: OrderedDict[Hashable, None] = OrderedDict()
         self._delivered = 0
+        self._cancelled = 0
 
     def add(self, status: str, source: str, order_id: Hashable) -> None:
         now = self._clock()
@@ -80,10 +87,12 @@ class Aggregator:
             self._buckets[-1][1] += 1
         else:
             self._buckets.append([second, 1])
-        if status == Status.DELIVERED:
+        if status in _ENDS:
             self._in_flight.pop(order_id, None)
-            _remember(self._done, order_id)
-            self._delivered += 1
+            if order_id not in self._done:  # a repeated end does not count twice
+                _remember(self._done, order_id)
+                self._delivered += status == Status.DELIVERED
+                self._cancelled += status == Status.CANCELLED
         elif order_id not in self._done:
             _remember(self._in_flight, order_id)
 
@@ -98,7 +107,7 @@ class Aggregator:
         span = max(1.0, min(self.window_s, observed))
         return Snapshot(
             total=self._total,
-            by_status={s.value: self._by_status[s.value] for s in LIFECYCLE}
+            by_status={s.value: self._by_status[s.value] for s in STATUSES}
             | {k: v for k, v in self._by_status.items() if k not in Status.__members__},
             by_source={s.value: self._by_source[s.value] for s in Source}
             | {k: v for k, v in self._by_source.items() if k not in Source.__members__},
@@ -106,6 +115,7 @@ class Aggregator:
             window_s=self.window_s,
             in_flight=len(self._in_flight),
             delivered=self._delivered,
+            cancelled=self._cancelled,
         )
 
 
@@ -116,10 +126,12 @@ class Analytics:
         self.aggregator = Aggregator(window_s)
 
     def handle(self, batch: Sequence[Event]) -> Sequence[Refusal]:
+        # Everything read first, then counted: a batch that raises counted nothing (the
+        # runner then hands it over event by event, see `isolation.py`).
+        rows = [_row(event.value) for event in batch]
         add = self.aggregator.add
-        for event in batch:
-            value = event.value
-            add(str(value.get("status")), str(value.get("source")), value.get("order_id"))
+        for status, source, order_id in rows:
+            add(status, source, order_id)
         return ()
 
     def summary_line(self) -> str:
@@ -127,7 +139,14 @@ class Analytics:
         return (
             f"{snap.total} events, {snap.events_per_s:,.0f}/s, "
             f"{snap.in_flight} orders in flight, {snap.delivered} delivered"
+            + (f", {snap.cancelled} cancelled" if snap.cancelled else "")
         )
 
     def close(self) -> None:
         """Nothing to release: the aggregates live in memory only."""
+
+
+def _row(value: dict[str, Any]) -> tuple[str, str, Hashable]:
+    order_id = value.get("order_id")
+    hash(order_id)  # an id that cannot be a key fails here, before anything is counted
+    return str(value.get("status")), str(value.get("source")), order_id

@@ -3,8 +3,11 @@
 Each event is judged by `pipeline.events.judge`; an illegal transition, an unknown order, a
 duplicate or an out-of-order event becomes an Avro record on the alerts topic (keyed by
 order id). A batch's alerts are flushed before `handle` returns, so the runner commits only
-after they are stored. State lives in memory: after a restart or a rebalance, orders in
-flight that this instance never saw are reported once as unknown, then adopted.
+after they are stored. A batch that raises leaves the tracker as it was and sends no alert
+(the runner then hands it over event by event); an event whose status this processor does
+not know (a later schema's) is refused, not judged. State lives in memory: after a restart
+or a rebalance, orders in flight that this instance never saw are reported once as unknown,
+then adopted.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,7 +26,7 @@ from confluent_kafka.schema_registry import Schema
 from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
-from pipeline.events import OrderState, Verdict, judge
+from pipeline.events import STATUSES, OrderState, Verdict, judge
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.checked_producer import CheckedProducer
 from pipeline.model import Event, Refusal
@@ -31,6 +35,7 @@ from pipeline.serde import AvroEncoder
 
 ALERT_SCHEMA = ORDER_ALERT
 ALERT_NAMESPACE = uuid.UUID("5b0c6f2e-8a51-4c1e-9d1a-3f0f3b1de7a1")
+KNOWN_STATUSES = frozenset(status.value for status in STATUSES)
 
 
 class AlertError(PipelineError):
@@ -43,6 +48,8 @@ class LifecycleTracker:
     def __init__(self, max_orders: int = 1_000_000) -> None:
         self.max_orders = max_orders
         self._orders: OrderedDict[str, OrderState] = OrderedDict()
+        # Within `transaction()`: each touched order's state before it (None: unknown).
+        self._before: dict[str, OrderState | None] | None = None
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -53,17 +60,46 @@ class LifecycleTracker:
 
     def apply(self, order_id: str, event_id: str, status: str, timestamp_ms: int) -> Verdict:
         verdict = judge(self._orders.get(order_id), event_id, status, timestamp_ms)
+        self._remember(order_id)
         self._orders[order_id] = verdict.state
         self._orders.move_to_end(order_id)
         if len(self._orders) > self.max_orders:
-            self._orders.popitem(last=False)
+            forgotten = next(iter(self._orders))
+            self._remember(forgotten)
+            del self._orders[forgotten]
         return verdict
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All of the block's changes, or none if it raises."""
+        self._before = {}
+        try:
+            yield
+        except BaseException:
+            for order_id, state in self._before.items():
+                if state is None:
+                    self._orders.pop(order_id, None)
+                else:
+                    self._orders[order_id] = state
+            raise
+        finally:
+            self._before = None
+
+    def _remember(self, order_id: str) -> None:
+        if self._before is not None and order_id not in self._before:
+            self._before[order_id] = self._orders.get(order_id)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def epoch_ms(value: Any) -> int:
-    """fastavro hands timestamp-millis over as an aware datetime; tolerate plain ints."""
+    """fastavro hands timestamp-millis over as an aware datetime; tolerate plain ints.
+
+    Exact: `int(value.timestamp() * 1000)` makes 1.004 s into 1003 ms (binary floats), and
+    two steps a millisecond apart would then look simultaneous."""
     if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
+        return (value - _EPOCH) // timedelta(milliseconds=1)
     return int(value)
 
 
@@ -83,21 +119,31 @@ class OrderProcessor:
         # the batch is read again later, and must then find the tracker as it was.
         encoder = self._started()
         refusals: list[Refusal] = []
-        for event in batch:
-            try:
-                step = Step.of(event)
-            except (KeyError, TypeError, ValueError) as exc:
-                refusals.append(Refusal(event, f"not an order event: missing or bad {exc}"))
-                continue
-            previous = self.tracker.status_of(step.order_id)
-            verdict = self.tracker.apply(*step)
-            self.counts["events"] += 1
-            self.counts[verdict.alert.value if verdict.alert else "legal"] += 1
-            if verdict.alert is not None:
-                self._alerts.send(
-                    encoder.encode(alert(event, step, verdict, previous)), step.order_id
-                )
-        self._alerts.flush()
+        counts: Counter[str] = Counter()
+        alerts: list[tuple[bytes, str]] = []  # sent once the whole batch is judged
+        with self.tracker.transaction():
+            for event in batch:
+                try:
+                    step = Step.of(event)
+                except (KeyError, TypeError, ValueError) as exc:
+                    refusals.append(Refusal(event, f"not an order event: missing or bad {exc}"))
+                    continue
+                if step.status not in KNOWN_STATUSES:
+                    known = ", ".join(s.value for s in STATUSES)
+                    reason = f"unknown status {step.status!r} (this order processor knows {known})"
+                    refusals.append(Refusal(event, reason))
+                    continue
+                previous = self.tracker.status_of(step.order_id)
+                verdict = self.tracker.apply(*step)
+                counts["events"] += 1
+                counts[verdict.alert.value if verdict.alert else "legal"] += 1
+                if verdict.alert is not None:
+                    record = alert(event, step, verdict, previous)
+                    alerts.append((encoder.encode(record), step.order_id))
+            for value, key in alerts:
+                self._alerts.send(value, key)
+            self._alerts.flush()
+        self.counts.update(counts)
         return refusals
 
     def summary_line(self) -> str:

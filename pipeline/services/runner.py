@@ -2,8 +2,13 @@
 
 At-least-once: a batch's offsets are committed synchronously only after the service has
 handled it and every dead letter is stored. A message that cannot be decoded goes to the
-dead-letter topic with its reason; it never stops or stalls the loop. SIGINT/SIGTERM finish
-the current batch, commit it and stop; the consumer is closed in `finally`.
+dead-letter topic with its reason, and so does an event the service fails on by itself
+(`isolation.py`); neither stops or stalls the loop. A failure that is not about one event
+(store, broker) stops the service without committing. Partitions are assigned
+incrementally (cooperative-sticky); a `PartitionAware` service hears of each assignment
+before it gets their events and of each revocation after its last batch with them
+(`assignment.py`). SIGINT/SIGTERM finish the current batch, commit it and stop; the
+consumer is closed in `finally`.
 """
 
 from __future__ import annotations
@@ -21,27 +26,36 @@ from pipeline.config import Settings
 from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.kafka import clients
-from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.admin import Admin, TopicSpec
 from pipeline.model import Event
 from pipeline.registry_client import RegistryUnavailable, value_subject
 from pipeline.serde import AvroDecoder, DecodeError
+from pipeline.services.assignment import Assignment, Key
 from pipeline.services.base import Service
+from pipeline.services.groups import chosen_group
+from pipeline.services.isolation import describe_failure, handle_isolating
 from pipeline.services.offsets import OffsetBook
 from pipeline.services.summary import RunSummary
 from pipeline.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 REGISTRY_RETRY_MAX_S = 10.0
+# Incremental rebalancing: a member joining or leaving moves only the partitions that
+# change hands; the others keep being consumed through the rebalance.
+ASSIGNMENT_STRATEGY = "cooperative-sticky"
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
-    group_id: str | None = None  # defaults to the service's name
+    group_id: str | None = None  # defaults to one named after what it reads (groups.py)
     batch_size: int = 500
     poll_timeout_s: float = 0.5
     max_events: int | None = None  # stop once this many messages are done (tests, demo)
     idle_timeout_s: float | None = None  # stop after this long with nothing to read
     handle_signals: bool = True  # SIGINT/SIGTERM stop the loop (main thread only)
+    # Static membership (group.instance.id): a restart within the session timeout gets its
+    # partitions back without a rebalance; but when it leaves, they wait out that timeout.
+    instance_id: str | None = None
 
 
 class ConsumeError(PipelineError):
@@ -61,48 +75,64 @@ class Runner:
         self.settings = settings
         self.service = service
         self.options = options or RunOptions()
-        self.summary = RunSummary(service.name, self.options.group_id or service.name)
+        group = chosen_group(service.name, settings, self.options.group_id)
+        self.summary = RunSummary(service.name, group)
         self._on_tick = on_tick
         self._stop = threading.Event()
         self._book = OffsetBook()
         self._idle_since = time.monotonic()  # reset by data and by a new assignment
         self._registry_failures = 0  # consecutive batches the registry could not serve
+        self._admin = Admin.from_settings(settings)  # no I/O until first used
+        self._assignment = Assignment(service, self._admin, self._give_up)
 
     def stop(self) -> None:
         """Ask the loop to stop after the current batch (safe from any thread)."""
         self._stop.set()
 
     def run(self) -> RunSummary:
-        topics = {self.settings.topic: self.settings.partitions, self.settings.dlq_topic: 1}
-        ensure_topics(self.settings, topics)
+        self._admin.ensure(
+            [
+                TopicSpec(self.settings.topic, self.settings.partitions),
+                TopicSpec(self.settings.dlq_topic, 1),
+            ]
+        )
         registry = registry_client.connect(self.settings)
         decoder = AvroDecoder(registry, value_subject(self.settings.topic))
         dlq = DeadLetterWriter(self.settings)
-        consumer = clients.consumer(clients.consumer_config(self.settings, self.summary.group_id))
+        consumer = clients.consumer(self._consumer_config())
+        assignment = self._assignment
         try:
             with stop_on_signals(self._stop, self.options.handle_signals):
                 consumer.subscribe(
                     [self.settings.topic],
-                    on_assign=self._assigned,
-                    on_revoke=lambda c, parts: self._revoked(c, parts, commit=True),
-                    on_lost=lambda c, parts: self._revoked(c, parts, commit=False),
+                    on_assign=assignment.on_assign,
+                    on_revoke=assignment.on_revoke,
+                    on_lost=assignment.on_lost,
                 )
                 self._loop(consumer, decoder, dlq)
         except KafkaException as exc:  # fatal: authentication, authorization, a fenced member
             raise ConsumeError(f"{self.service.name} stopped: {exc.args[0].str()}") from exc
         finally:
             try:
-                consumer.close()
+                consumer.close()  # revokes what is left: the service hears of it first
             finally:
                 dlq.close()
                 registry.close()
                 self.service.close()
+        self._assignment.raise_failure()  # the last revocation (at close) failed
         self.summary.finish()
         return self.summary
+
+    def _consumer_config(self) -> dict[str, object]:
+        extra: dict[str, object] = {"partition.assignment.strategy": ASSIGNMENT_STRATEGY}
+        if self.options.instance_id:
+            extra["group.instance.id"] = self.options.instance_id
+        return clients.consumer_config(self.settings, self.summary.group_id, **extra)
 
     def _loop(self, consumer: Consumer, decoder: AvroDecoder, dlq: DeadLetterWriter) -> None:
         options = self.options
         self._idle_since = time.monotonic()
+        changes = 0
         while not self._stop.is_set():
             wanted = options.batch_size
             if options.max_events is not None:
@@ -110,7 +140,12 @@ class Runner:
                 if wanted <= 0:
                     self.summary.stopped_by = "max-events"
                     return
-            messages = [m for m in self._poll(consumer, wanted) if _ok(m)]
+            messages = self._poll(consumer, wanted)
+            if changes != self._assignment.changes:  # a new assignment restarts the idle clock
+                changes = self._assignment.changes
+                self._idle_since = time.monotonic()
+                self.summary.assignments = changes
+                self.summary.partitions = self._assignment.partitions()
             if messages:
                 self._process(consumer, messages, decoder, dlq)
                 self._idle_since = time.monotonic()
@@ -122,13 +157,21 @@ class Runner:
         self.summary.stopped_by = "stop-request"
 
     def _poll(self, consumer: Consumer, wanted: int) -> list[Message]:
-        # Wait for the first message only, then take what has arrived meanwhile: a batch is
-        # whatever piled up while the last one was written, so latency stays low at low
-        # rates and batches grow by themselves under load (consume(n, t) would wait for n).
-        first = consumer.consume(1, self.options.poll_timeout_s)
-        if not first or wanted <= 1:
-            return first
-        return first + consumer.consume(wanted - 1, 0)
+        """A batch of messages of partitions this consumer still owns.
+
+        Wait for the first message only, then take what has arrived meanwhile: a batch is
+        whatever piled up while the last one was written, so latency stays low at low
+        rates and batches grow by themselves under load (consume(n, t) would wait for n).
+        """
+        batch = consumer.consume(1, self.options.poll_timeout_s)
+        if batch and wanted > 1:
+            batch += consumer.consume(wanted - 1, 0)
+        self._assignment.raise_failure()  # a rebalance callback failed: stop, handle nothing
+        # A partition revoked during the second consume() may have messages in the batch:
+        # its new owner reads them from the committed offset, so they are not ours to do.
+        owned = [m for m in batch if _ok(m) and self._assignment.owns(m)]
+        self.summary.dropped_after_revoke += sum(1 for m in batch if m.error() is None) - len(owned)
+        return owned
 
     def _idle_for(self) -> float:
         return time.monotonic() - self._idle_since
@@ -145,24 +188,43 @@ class Runner:
         try:
             for message in messages:
                 try:
-                    events.append(_event(message, decoder))
+                    events.append(self._event(message, decoder))
                 except DecodeError as exc:
                     letters.append(self._letter(message, exc.kind, str(exc)))
-            # A service raises RegistryUnavailable only before it changes anything (its
-            # contract), so the batch can be read again.
-            refusals = self.service.handle(events) if events else ()
+            outcome = handle_isolating(self.service, events)
         except RegistryUnavailable as exc:
+            # A service raises it only before it changes anything (its contract), so the
+            # batch can be read again.
             self._retry_later(consumer, messages, exc)
             return
         self._registry_failures = 0
-        for refusal in refusals:
+        for refusal in outcome.refusals:
             letters.append(self._letter(refusal.event, "refused", refusal.reason))
+        for event, failure in outcome.failures:
+            letters.append(self._letter(event, "handler-error", describe_failure(failure)))
         for letter in letters:
             dlq.send(letter)
-        dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
+        kinds = dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
         self._book.done(messages)
         self._commit(consumer, self._book.pending())
-        self.summary.count_batch(len(messages), len(events), letters)
+        self.summary.count_batch(len(messages), len(events) - len(outcome.failures), kinds)
+
+    def _event(self, message: Message, decoder: AvroDecoder) -> Event:
+        raw = message.value()
+        writer, value = decoder.decode(raw)
+        topic, partition = message.topic() or "", message.partition() or 0
+        return Event(
+            topic=topic,
+            partition=partition,
+            offset=message.offset() or 0,
+            key=message.key(),
+            raw=raw or b"",
+            headers=header_pairs(message),
+            timestamp_ms=message.timestamp()[1],
+            value=value,
+            schema=writer,
+            topic_id=self._assignment.topic_id(topic, partition),
+        )
 
     def _retry_later(self, consumer: Consumer, messages: list[Message], exc: Exception) -> None:
         """The registry is unreachable: nothing of the batch was done, so read it again later.
@@ -174,8 +236,10 @@ class Runner:
         self.summary.registry_retries += 1
         pause = min(REGISTRY_RETRY_MAX_S, 0.5 * 2 ** (self._registry_failures - 1))
         log.warning("%s: %s; reading the batch again in %.1f s", self.service.name, exc, pause)
+        owned = self._assignment.owned_keys()
         for partition in _earliest_offsets(messages):
-            consumer.seek(partition)
+            if (partition.topic, partition.partition) in owned:
+                consumer.seek(partition)
         self._stop.wait(pause)
 
     def _letter(self, source: Message | Event, kind: str, reason: str) -> DeadLetter:
@@ -197,6 +261,10 @@ class Runner:
         )
 
     def _commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> None:
+        # Only partitions still owned: a commit for one given up could move its offset
+        # behind what the new owner already committed.
+        owned = self._assignment.owned_keys()
+        offsets = [tp for tp in offsets if (tp.topic, tp.partition) in owned]
         if not offsets:
             return
         try:
@@ -208,23 +276,11 @@ class Runner:
         else:
             self._book.committed(offsets)
 
-    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.summary.assignments += 1
-        self._idle_since = time.monotonic()
-        self.summary.partitions = sorted({p.partition for p in partitions})
-        log.info("%s assigned partitions %s", self.service.name, self.summary.partitions)
-
-    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition], commit: bool) -> None:
-        # Batches are committed before the next poll, so this only holds work whose commit
-        # failed; errors must not escape a librdkafka callback.
-        revoked = {(p.topic, p.partition) for p in partitions}
-        try:
-            if commit:
-                self._commit(consumer, self._book.pending(revoked))
-        except Exception as exc:
-            log.warning("commit on revoke failed: %s", exc)
-        finally:
-            self._book.forget(revoked)
+    def _give_up(self, consumer: Consumer, keys: set[Key], commit: bool) -> None:
+        """Partitions are being revoked (still owned) or were lost (commit is False)."""
+        if commit:
+            self._commit(consumer, self._book.pending(keys))
+        self._book.forget(keys)
 
 
 def _earliest_offsets(messages: list[Message]) -> list[TopicPartition]:
@@ -244,22 +300,6 @@ def _ok(message: Message) -> bool:
     if error.code() != KafkaError._PARTITION_EOF:
         log.warning("consumer: %s", error.str())
     return False
-
-
-def _event(message: Message, decoder: AvroDecoder) -> Event:
-    raw = message.value()
-    writer, value = decoder.decode(raw)
-    return Event(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key(),
-        raw=raw or b"",
-        headers=header_pairs(message),
-        timestamp_ms=message.timestamp()[1],
-        value=value,
-        schema=writer,
-    )
 
 
 SERVICE_NAMES = ("order-processor", "analytics", "storage")

@@ -10,4 +10,4 @@ def test_render_draws_one_row_per_status_source_and_measure() -> None:
     agg = Aggregator(clock=lambda: 100.0)
     agg.add("PLACED", "MOBILE", "o1")
     table = render(agg.snapshot())
-    assert table.row_count == 4 + 3 + 3
+    assert table.row_count == 5 + 3 + 3  # statuses (CANCELLED too), sources, measures

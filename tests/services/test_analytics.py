@@ -33,10 +33,27 @@ def test_counts_by_status_and_source_and_orders_in_flight() -> None:
     agg.add("DELIVERED", "WEB", "o1")
     snap = agg.snapshot()
     assert snap.total == 5
-    assert snap.by_status == {"PLACED": 2, "CONFIRMED": 1, "SHIPPED": 1, "DELIVERED": 1}
+    assert snap.by_status == {
+        "PLACED": 2,
+        "CONFIRMED": 1,
+        "SHIPPED": 1,
+        "DELIVERED": 1,
+        "CANCELLED": 0,
+    }
     assert snap.by_source == {"WEB": 4, "MOBILE": 0, "API": 1}
     assert snap.in_flight == 1
     assert snap.delivered == 1
+
+
+def test_a_cancelled_order_is_counted_once_and_leaves_the_orders_in_flight() -> None:
+    agg = Aggregator(window_s=10, clock=Clock())
+    for status in ("PLACED", "CONFIRMED", "CANCELLED", "CANCELLED", "SHIPPED"):
+        agg.add(status, "WEB", "o1")
+    agg.add("PLACED", "WEB", "o2")
+    snap = agg.snapshot()
+    assert snap.by_status["CANCELLED"] == 2  # events, as they came
+    assert (snap.cancelled, snap.delivered, snap.in_flight) == (1, 0, 1)  # orders
+    assert snap.to_dict()["orders_cancelled"] == 1
 
 
 def test_a_late_step_does_not_bring_a_delivered_order_back_and_memory_is_bounded(

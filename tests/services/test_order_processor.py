@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from itertools import islice
+
+import pytest
 
 from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.events import AlertKind, generate_events
 from pipeline.producer import ProduceOptions, produce
 from pipeline.serde import AvroDecoder
-from pipeline.services.order_processor import LifecycleTracker, OrderProcessor
+from pipeline.services.order_processor import LifecycleTracker, OrderProcessor, epoch_ms
 from pipeline.services.runner import Runner, RunOptions
 from tests.order_helpers import read_all, register_v1
 
@@ -26,6 +29,30 @@ def test_tracker_follows_each_order_and_reports_the_wrong_steps() -> None:
     assert tracker.status_of("o1") == "DELIVERED"
     assert tracker.status_of("o2") == "SHIPPED"
     assert tracker.status_of("o3") is None
+
+
+def test_event_time_is_read_to_the_exact_millisecond() -> None:
+    # float seconds * 1000 truncated 1.003 s to 1002 ms: two steps a millisecond apart looked
+    # simultaneous, and the later one was reported out of order.
+    start = datetime(1970, 1, 1, tzinfo=UTC)
+    for ms in (0, 1_003, 1_005, 999_999, 1_735_689_600_123):
+        assert epoch_ms(start + timedelta(milliseconds=ms)) == ms
+    assert epoch_ms(1_234) == 1_234
+
+
+def test_a_batch_that_raises_leaves_the_tracker_as_it_was() -> None:
+    tracker = LifecycleTracker(max_orders=2)
+    tracker.apply("a", "e1", "PLACED", 1)
+    tracker.apply("b", "e2", "PLACED", 1)
+    with pytest.raises(RuntimeError), tracker.transaction():
+        tracker.apply("a", "e3", "CONFIRMED", 2)
+        tracker.apply("c", "e4", "PLACED", 3)  # evicts "b"
+        raise RuntimeError("an event the processor cannot take")
+    assert (tracker.status_of("a"), tracker.status_of("b"), tracker.status_of("c")) == (
+        "PLACED",
+        "PLACED",
+        None,
+    )
 
 
 def test_tracker_forgets_the_least_recent_orders_beyond_its_bound() -> None:

@@ -26,6 +26,7 @@ from pipeline.kafka.admin import Admin, TopicSpec, ensure_topics
 from pipeline.kafka.clients import close_producer
 from pipeline.registry.embedded import embedded_registry
 from pipeline.serde import AvroEncoder
+from pipeline.services.groups import group_for
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService, registry_identity
 from tests.faults.helpers import ROOT
@@ -418,3 +419,13 @@ def test_an_unreachable_store_is_one_line_naming_host_and_port(settings: Setting
         "Error: cannot connect to PostgreSQL at 127.0.0.1:1/orders: Connection refused"
     )
     assert "secret-password" not in output and "Traceback" not in output
+
+
+def test_storage_into_postgresql_gets_a_group_of_its_own() -> None:
+    """Off the default store, the default group would move the default store's offsets."""
+    writer_url = "postgresql://pipeline:secret@127.0.0.1:5432/orders"
+    group = group_for("storage", Settings(store_url=writer_url))
+    assert group.startswith("storage.order-events.orders-") and "secret" not in group
+    other_user = "postgresql://someone@127.0.0.1:5432/orders"
+    assert group_for("storage", Settings(store_url=other_user)) == group  # same rows, same group
+    assert group_for("analytics", Settings(store_url=writer_url)) == "analytics"
