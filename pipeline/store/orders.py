@@ -1,10 +1,10 @@
 """The `orders` table: each order's current status and the time of each status it reached.
 
-One upsert per event, written so that the outcome does not depend on arrival order: the
-status only moves forward along the lifecycle (an older, duplicate or replayed event never
-moves it back), and each `<status>_at` keeps the earliest event time seen for that status.
-Statuses outside the lifecycle (a later schema's new enum symbol) are left to the `events`
-table, which keeps every event as it came.
+An upsert written so that the outcome does not depend on arrival order: the status only moves
+forward along the lifecycle (an older, duplicate or replayed event never moves it back;
+CANCELLED, terminal, outranks every other status), and each `<status>_at` keeps the earliest
+event time seen for that status. A status the pipeline does not know (a later schema's new
+enum symbol) is left to the `events` table, which keeps every event as it came.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pipeline.events import LIFECYCLE
 from pipeline.store.rows import RowPlan, iso_timestamp
 from pipeline.store.tables import ORDERS, STATUS_AT
 
-_RANK = {status.value: rank for rank, status in enumerate(LIFECYCLE)}
+_RANK = {status: rank for rank, status in enumerate(STATUS_AT)}
 
 
 def _rank_sql(expr: str) -> str:

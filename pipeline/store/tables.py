@@ -23,14 +23,16 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
-from pipeline.events import LIFECYCLE
+from pipeline.events import STATUSES
 from pipeline.model import PartitionRef
 from pipeline.store.admission import KEY, Column
 from pipeline.store.kinds import SQL_TYPE, Kind
 
 EVENTS, ORDERS, SCHEMAS, COLUMNS = "events", "orders", "schema_versions", "event_columns"
 POSITIONS = "positions"
-STATUS_AT: dict[str, str] = {status.value: f"{status.value.lower()}_at" for status in LIFECYCLE}
+# Every status an order can reach, in rank order: the lifecycle, then CANCELLED (terminal, so
+# it outranks them all: a cancelled order stays cancelled whatever comes late).
+STATUS_AT: dict[str, str] = {status.value: f"{status.value.lower()}_at" for status in STATUSES}
 
 SCHEMAS_SQL = f"""CREATE TABLE IF NOT EXISTS {SCHEMAS} (
     schema_registry_id TEXT NOT NULL,

@@ -47,6 +47,7 @@ def connect(path: Path, *, create_folder: bool = True) -> Database:
         _retry_while_locked(lambda: _check_version(db))
         _retry_while_locked(lambda: _set_up(db))
         _retry_while_locked(lambda: upgrade(db))
+        _retry_while_locked(lambda: add_status_columns(db))
     except BaseException:
         db.close()
         raise
@@ -101,6 +102,24 @@ def upgrade(db: Database) -> None:
         elif version == 1:
             _from_1_to_2(db)
         db.execute(f"PRAGMA user_version = {CURRENT}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def add_status_columns(db: Database) -> None:
+    """A status the lifecycle gained since the store was made (CANCELLED) gets its column."""
+    have = {row[1] for row in db.execute(f"PRAGMA table_info({tables.ORDERS})").fetchall()}
+    missing = [column for column in tables.STATUS_AT.values() if column not in have]
+    if not missing:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({tables.ORDERS})").fetchall()}
+        for column in missing:
+            if column not in have:
+                db.execute(f"ALTER TABLE {tables.ORDERS} ADD COLUMN {column} TEXT")
         db.execute("COMMIT")
     except BaseException:
         db.rollback()

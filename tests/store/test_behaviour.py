@@ -417,3 +417,29 @@ def test_a_position_never_moves_back_in_the_store(target: Target) -> None:
         first.write([tagged(0), tagged(1), tagged(2), tagged(3)], PositionBook())
         second.write([tagged(0), tagged(1)], PositionBook())
         assert second.positions([P0]) == {P0: 4}
+
+
+def test_a_cancelled_order_stays_cancelled(target: Target) -> None:
+    """v3's CANCELLED is terminal: a late CONFIRMED or SHIPPED does not undo it."""
+    v3 = evolve(
+        V1,
+        retype={
+            "status": {
+                "type": "enum",
+                "name": "OrderStatus",
+                "symbols": ["PLACED", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"],
+            }
+        },
+    )
+    placed, cancelled, shipped = lifecycle(["PLACED", "CANCELLED", "SHIPPED"])
+    with target.open() as store:
+        store.write([event(writer(3, v3), placed, 0), event(writer(3, v3), cancelled, 1)])
+        store.write([event(writer(3, v3), shipped, 2)])
+    assert target.fetch("SELECT status, placed_at, cancelled_at, shipped_at FROM orders") == [
+        (
+            "CANCELLED",
+            "2024-05-01T12:00:00.000Z",
+            "2024-05-01T12:01:00.000Z",
+            "2024-05-01T12:02:00.000Z",
+        )
+    ]

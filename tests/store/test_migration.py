@@ -157,3 +157,10 @@ def test_a_missing_folder_is_created_or_refused_as_asked(tmp_path: Path) -> None
     assert not (tmp_path / "typo").exists()
     AuditStore.open(tmp_path / "data" / "audit.db").close()
     assert (tmp_path / "data" / "audit.db").is_file()
+
+
+def test_an_old_store_gets_the_columns_of_statuses_added_since(old_store: Path) -> None:
+    v3_cancelled = {**order_value("CANCELLED"), "event_id": "cancel-1"}
+    with AuditStore.open(old_store) as store:
+        store.write([event(writer(9, V1), v3_cancelled, 50)])
+    assert fetch(old_store, "SELECT count(cancelled_at) FROM orders") == [(1,)]

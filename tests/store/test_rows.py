@@ -81,6 +81,7 @@ def test_row_plan_insert_and_values() -> None:
         None,
         "2024-05-01T12:00:00.123Z",
         None,
+        None,
         "now",
     ]
 
@@ -101,5 +102,5 @@ def test_order_row_skips_statuses_outside_the_lifecycle() -> None:
             Placement("status", Kind.TEXT, Kind.TEXT),
         ],
     )
-    assert order_row(with_status, ["e", "o", "CANCELLED"], "now") is None
+    assert order_row(with_status, ["e", "o", "LOST_IN_SPACE"], "now") is None
     assert "ON CONFLICT(order_id) DO UPDATE" in UPSERT_SQL
