@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any, TypeVar
 
@@ -129,7 +129,7 @@ class PostgresStore:
             self._staging.upsert_orders(conn, aggregate(orders))
         if book is not None:
             moved = book.plan(events, [refusal.event for refusal in refusals])
-            _save_positions(conn, moved, now)
+            pg_tables.save_positions(conn, moved, now)
         return WriteResult(stored, accepted - stored, tuple(refusals))
 
     def _rows(
@@ -240,21 +240,3 @@ class PostgresStore:
         return StoreError(
             f"cannot {doing} the audit store at {self.where}: {pg_connect.reason(exc)}"
         )
-
-
-def _save_positions(
-    conn: psycopg.Connection, moved: Mapping[PartitionRef, int], now: dt.datetime
-) -> None:
-    if not moved:
-        return
-    refs = sorted(moved)
-    conn.execute(
-        pg_tables.SAVE_POSITIONS_SQL,
-        [
-            [ref.topic_id for ref in refs],
-            [ref.partition for ref in refs],
-            [ref.topic for ref in refs],
-            [moved[ref] for ref in refs],
-            [now for _ in refs],
-        ],
-    )

@@ -9,7 +9,8 @@ one transaction-scoped advisory lock, so several storage instances never race at
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -176,3 +177,21 @@ SAVE_POSITIONS_SQL = f"""INSERT INTO {POSITIONS}
     ON CONFLICT (kafka_topic_id, kafka_partition) DO UPDATE SET
         next_offset = GREATEST({POSITIONS}.next_offset, excluded.next_offset),
         kafka_topic = excluded.kafka_topic, updated_at = excluded.updated_at"""
+
+
+def save_positions(
+    conn: psycopg.Connection, moved: Mapping[PartitionRef, int], now: dt.datetime
+) -> None:
+    if not moved:
+        return
+    refs = sorted(moved)
+    conn.execute(
+        SAVE_POSITIONS_SQL,
+        [
+            [ref.topic_id for ref in refs],
+            [ref.partition for ref in refs],
+            [ref.topic for ref in refs],
+            [moved[ref] for ref in refs],
+            [now for _ in refs],
+        ],
+    )
