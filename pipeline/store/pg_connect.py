@@ -21,6 +21,17 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 _UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03")
 
 
+_NOT_AWAY = (
+    "authentication",
+    "password",
+    "does not exist",
+    "permission denied",
+    "pg_hba.conf",
+    "translate host name",
+    "invalid",
+)
+
+
 class StoreUnreachable(StoreError):
     """The database cannot be reached (or went away mid-transaction): nothing was written."""
 
@@ -48,8 +59,10 @@ def connect(url: str, application: str) -> psycopg.Connection:
     except psycopg.ProgrammingError as exc:  # the URL itself does not parse
         raise StoreError(f"not a usable PostgreSQL URL ({where(url)}): {reason(exc)}") from exc
     except psycopg.OperationalError as exc:
-        unreachable = "connection refused" in str(exc).lower() or "timeout" in str(exc).lower()
-        kind = StoreUnreachable if unreachable else StoreError
+        # Refused, timed out, shutting down, starting up: the server is away (a running
+        # writer waits for it). A wrong password, role, database or host name is not.
+        text = str(exc).lower()
+        kind = StoreError if any(m in text for m in _NOT_AWAY) else StoreUnreachable
         raise kind(f"cannot connect to PostgreSQL at {where(url)}: {reason(exc)}") from exc
     conn.execute("SET TimeZone TO 'UTC'")
     conn.commit()
