@@ -49,10 +49,18 @@ class PostgresReader:
         self.where = where
         self.timeout_ms = timeout_ms
 
-    def run(self, sql: str, params: Sequence[Any] = (), limit: int | None = None) -> Answer:
+    def run(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        limit: int | None = None,
+        timeout_s: float | None = None,
+    ) -> Answer:
         """One statement's column names and rows (at most `limit`), or a one-line error."""
+        timeout_ms = self.timeout_ms if timeout_s is None else int(timeout_s * 1000)
         try:
             with self.conn.transaction(force_rollback=True), self.conn.cursor() as cur:
+                cur.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
                 cur.execute(sql, list(params), prepare=True)
                 names = [column.name for column in cur.description or ()]
                 rows = cur.fetchall() if limit is None else cur.fetchmany(limit + 1)
@@ -62,8 +70,12 @@ class PostgresReader:
             ) from exc
         except psycopg.errors.QueryCanceled as exc:
             raise StoreError(
-                f"SQL error: the statement ran past the {self.timeout_ms / 1000:g} s limit"
+                f"the statement ran longer than {timeout_ms / 1000:g} s and was stopped (--timeout)"
             ) from exc
+        except psycopg.ProgrammingError as exc:
+            if cur_description_missing(exc):
+                raise StoreError("the statement returns no rows: run one SELECT") from exc
+            raise StoreError(f"SQL error: {pg_connect.reason(exc)}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"SQL error: {pg_connect.reason(exc)}") from exc
         more = limit is not None and len(rows) > limit
@@ -121,6 +133,11 @@ def _refuse_a_writer(conn: psycopg.Connection, where: str) -> None:
             f"no audit store at {where}: the storage service creates it "
             "(python cli.py consume storage --store URL)"
         )
+
+
+def cur_description_missing(exc: BaseException) -> bool:
+    """psycopg's answer to fetching from a statement that returns no rows."""
+    return "didn't produce records" in str(exc) or "no result available" in str(exc)
 
 
 def _plain(value: Any) -> Any:
