@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: setup demo test quick lint bench down clean
+.PHONY: setup demo test quick lint bench down clean screenshots
 
 setup: $(STAMP) .devstack/classpath.txt
 
@@ -39,6 +39,11 @@ quick: setup
 
 bench: setup
 	$(BIN)/python cli.py bench
+
+# The README's pictures of the dashboard, taken from the real page on a live pipeline
+# (a throwaway broker and registry, traffic, headless chromium; about a minute).
+screenshots: setup
+	$(BIN)/python -m tests.api.screenshots docs/screenshots
 
 down: $(STAMP)
 	$(BIN)/python cli.py dev down

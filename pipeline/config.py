@@ -17,6 +17,7 @@ from pipeline.errors import ConfigError
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
 DEFAULT_REGISTRY_URL = "http://localhost:8081"
+DEFAULT_DB_PATH = Path("data/audit.db")  # its folder is created; a folder named must exist
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,9 +33,14 @@ class Settings:
     dlq_topic: str = "order-events.dlq"
     stats_topic: str = "order-stats"
     partitions: int = 6
-    db_path: Path = Path("data/audit.db")
+    db_path: Path = DEFAULT_DB_PATH
     # Raw librdkafka properties (SASL/SSL for a managed cluster), passed through untouched.
     client_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The Kafka topic the schema registry keeps its state in (Confluent's kafkastore.topic):
+    # its topic id tells registries apart, whose schema ids all start at 1.
+    registry_topic: str = "_schemas"
+    # The audit store on PostgreSQL (postgresql://USER@HOST:PORT/DB); None: SQLite at db_path.
+    store_url: str | None = None
 
     @classmethod
     def from_env(
@@ -55,6 +61,10 @@ class Settings:
             values["registry_auth"] = env["SCHEMA_REGISTRY_BASIC_AUTH"]
         if env.get("AUDIT_DB"):
             values["db_path"] = Path(env["AUDIT_DB"])
+        if env.get("SCHEMA_REGISTRY_TOPIC"):
+            values["registry_topic"] = env["SCHEMA_REGISTRY_TOPIC"]
+        if env.get("AUDIT_STORE_URL"):
+            values["store_url"] = env["AUDIT_STORE_URL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

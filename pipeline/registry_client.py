@@ -43,11 +43,13 @@ def value_subject(topic: str) -> str:
     return f"{topic}-value"
 
 
-def connect(settings: Settings) -> SchemaRegistryClient:
+def connect(
+    settings: Settings, *, timeout_s: float = TIMEOUT_S, retries: int = 2
+) -> SchemaRegistryClient:
     """A registry client whose requests are bounded in time and retries; close it."""
     config = settings.registry_config()
-    config.setdefault("timeout", TIMEOUT_S)
-    config.setdefault("max.retries", 2)
+    config.setdefault("timeout", timeout_s)
+    config.setdefault("max.retries", retries)
     return SchemaRegistryClient(config)
 
 

@@ -30,16 +30,27 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def registry_url(kafka_bootstrap: str) -> Iterator[str]:
+def registry_server(kafka_bootstrap: str) -> Iterator[tuple[str, str]]:
+    """The registry's URL and the Kafka topic it keeps its state in."""
     existing = os.environ.get("SCHEMA_REGISTRY_URL")
     if existing:
-        yield existing
+        yield existing, os.environ.get("SCHEMA_REGISTRY_TOPIC", "_schemas")
         return
     from pipeline.registry.embedded import embedded_registry
 
     # A schemas topic of its own, so a reused cluster's registry state is never touched.
     with embedded_registry(kafka_bootstrap) as server:
-        yield server.url
+        yield server.url, server.config.topic
+
+
+@pytest.fixture(scope="session")
+def registry_url(registry_server: tuple[str, str]) -> str:
+    return registry_server[0]
+
+
+@pytest.fixture(scope="session")
+def registry_topic(registry_server: tuple[str, str]) -> str:
+    return registry_server[1]
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +81,11 @@ def unique() -> Callable[[str], str]:
 
 @pytest.fixture
 def settings(
-    kafka_bootstrap: str, registry_url: str, unique: Callable[[str], str], tmp_path: Path
+    kafka_bootstrap: str,
+    registry_url: str,
+    registry_topic: str,
+    unique: Callable[[str], str],
+    tmp_path: Path,
 ) -> Settings:
     """Settings pointing at the session's broker and registry, with this test's own topics."""
     topic = unique("order-events")
@@ -81,4 +96,23 @@ def settings(
         alerts_topic=f"{topic}.alerts",
         dlq_topic=f"{topic}.dlq",
         db_path=tmp_path / "audit.db",
+        registry_topic=registry_topic,
     )
+
+
+@pytest.fixture(scope="session")
+def pg_database(postgres_url: str) -> Iterator[str]:
+    """A throwaway database on the session's PostgreSQL for audit stores, dropped at the end."""
+    from tests.store.targets import throwaway_database
+
+    with throwaway_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_store_url(pg_database: str) -> Iterator[str]:
+    """A PostgreSQL audit store of this test's own: a fresh schema in the throwaway database."""
+    from tests.store.targets import throwaway_schema
+
+    with throwaway_schema(pg_database) as url:
+        yield url

@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from pipeline.benchmark.textbook import TextbookTable
 from pipeline.model import Event, Refusal
 from pipeline.store import AuditStore, open_read_only
 from pipeline.store.admission import META_COLUMNS
+from pipeline.store.positions import PositionBook
 from pipeline.store.rows import RowPlan
 
 SAMPLE_EVERY = 20  # batches between memory samples
@@ -102,6 +103,18 @@ def store_run(events: int, store_class: type[AuditStore] = AuditStore, batch: in
         return run
 
 
+def positions_run(events: int) -> Run:
+    """The store as the service uses it: each batch's partition positions written in its
+    transaction (events carry their topic id)."""
+    with tempfile.TemporaryDirectory() as folder, AuditStore.open(Path(folder) / "a.db") as store:
+        book = PositionBook()
+        batches = (
+            [replace(event, topic_id="bench-topic") for event in batch]
+            for batch in decoded_batches(events, BATCH)
+        )
+        return timed(lambda batch: store.write(batch, book), batches)
+
+
 def timeline_ms(path: Path) -> float:
     """How long one order's timeline takes to read (`query order`: a scan, no index)."""
     db = open_read_only(path)
@@ -166,11 +179,16 @@ def run_store_bench(options: StoreBenchOptions, out: Out = say) -> dict[str, Any
     short = median_rate([store_run(compare) for _ in range(runs)])
     big = median_rate([store_run(compare, batch=2000) for _ in range(runs)])
     via = median_rate([store_run(compare, InsertAllStore) for _ in range(runs)])
+    kept = median_rate([positions_run(compare) for _ in range(runs)])
     out(f"  executemany, batches of {BATCH}:       {short:>10,.0f} events/s")
     out(f"  executemany, batches of 2000:      {big:>10,.0f} events/s")
     out(
         f"  sqlite-utils insert_all, {BATCH}:      {via:>10,.0f} events/s "
         f"(executemany is {short / via:.2f}x)"
+    )
+    out(
+        f"  with partition positions, {BATCH}:  {kept:>10,.0f} events/s "
+        f"(their cost: {100 * (1 - kept / short):.0f} % of the rate)"
     )
     each, limit = options.per_event_events, options.per_event_limit_s
     out(f"baselines, one INSERT and one commit per event (up to {each:,} events or {limit:g} s):")
@@ -189,6 +207,7 @@ def run_store_bench(options: StoreBenchOptions, out: Out = say) -> dict[str, Any
         "executemany_500_events_per_s": round(short),
         "executemany_2000_events_per_s": round(big),
         "insert_all_500_events_per_s": round(via),
+        "with_positions_500_events_per_s": round(kept),
         "per_event_wal_events_per_s": round(wal.rate),
         "textbook_events_per_s": round(book.rate),
     }

@@ -1,5 +1,5 @@
 """`bench`: this pipeline against a textbook baseline, on this machine, in one run; and
-`bench producer|registry|store|devstack`, the benchmarks of one part each.
+`bench producer|registry|store|devstack|api`, the benchmarks of one part each.
 
 Each parses its options, calls its benchmark in `pipeline/benchmark/` and prints the lines
 it gives (the same benchmarks run as `python -m pipeline.benchmark.<name>`).
@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from pipeline.benchmark import devstack, producer, registry, store
+from pipeline.benchmark import api, devstack, producer, registry, store
 from pipeline.benchmark.chart import draw
 from pipeline.benchmark.options import RESULTS_DIR, BenchOptions
 from pipeline.benchmark.report import CHART_NAME, table, write_json
@@ -214,6 +214,22 @@ def bench_devstack(runs: int, skip_cold: bool) -> None:
     options = devstack.DevstackBenchOptions(runs=runs, cold=not skip_cold)
     with _stoppable():
         devstack.run_devstack_bench(options, out=click.echo)
+
+
+@bench.command("api")
+@click.option("--seconds", type=click.FloatRange(1), default=10.0, help="Per measurement [10].")
+@click.option("--rate", type=click.FloatRange(1), default=5000.0, help="Pipeline events/s [5000].")
+@click.option("--pages", type=click.IntRange(1), default=20, help="Dashboard pages open [20].")
+@click.pass_context
+def bench_api(ctx: click.Context, seconds: float, rate: float, pages: int) -> None:
+    """POST /orders (1, 8, 32 clients) against the producer called directly; the API's cost
+    with dashboard pages open while the pipeline runs at --rate.
+
+    Example: python cli.py bench api --seconds 3 --pages 5
+    """
+    options = api.ApiBenchOptions(seconds=seconds, rate=rate, pages=pages)
+    with _stoppable():
+        api.run_api_bench(_target(ctx), options, out=click.echo)
 
 
 def _target(ctx: click.Context) -> Target:

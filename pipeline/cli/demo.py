@@ -65,6 +65,8 @@ def demo(ctx: click.Context, events: int, rate: float) -> None:
         click.echo("Demo interrupted; the stack is still running (python cli.py dev down).")
         sys.exit(130)
     print_summary(report, str(settings.db_path))
+    if "api" in result.started + result.already_running:
+        click.echo(f"Dashboard: {local.api_url}/  (live charts, orders, schemas, dead letters)")
 
 
 def dead_letters_line(report: DemoReport) -> str:

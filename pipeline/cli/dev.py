@@ -14,7 +14,8 @@ from pipeline.devstack import postgres as pg
 from pipeline.devstack import stack
 from pipeline.devstack.layout import DevStackSettings
 from pipeline.errors import PipelineError
-from pipeline.kafka.admin import Admin, group_lags
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.groups import group_lags
 
 
 def dev_options(command: Any) -> Any:
@@ -30,6 +31,9 @@ def dev_options(command: Any) -> Any:
         click.option("--heap", help="Broker JVM maximum heap, e.g. 512m or 1g."),
         click.option(
             "--postgres-port", type=click.IntRange(1, 65535), help="PostgreSQL's port (5432)."
+        ),
+        click.option(
+            "--api-port", type=click.IntRange(1, 65535), help="The API and dashboard's (8000)."
         ),
     ]
     for option in reversed(options):
@@ -62,18 +66,19 @@ def dev() -> None:
 @dev.command("up")
 @dev_options
 @click.option("--no-registry", is_flag=True, help="Start only the Kafka broker.")
+@click.option("--no-api", is_flag=True, help="Do not start the API and dashboard.")
 @click.option(
     "--postgres/--no-postgres",
     default=None,
     help="Also run PostgreSQL for the audit store (kept for later `up`s until --no-postgres).",
 )
-def dev_up(no_registry: bool, postgres: bool | None, **given: Any) -> None:
+def dev_up(no_registry: bool, no_api: bool, postgres: bool | None, **given: Any) -> None:
     """Start Kafka (and the registry, and PostgreSQL if asked); return once they answer.
 
     Example: python cli.py dev up --kafka-port 19092 --postgres
     """
     settings = dev_settings(given)
-    settings = dataclasses.replace(settings, with_registry=not no_registry)
+    settings = dataclasses.replace(settings, with_registry=not no_registry, with_api=not no_api)
     if postgres is not None:
         settings = dataclasses.replace(settings, with_postgres=postgres)
     click.echo(f"Starting the local stack in {settings.home} ...")
@@ -89,6 +94,8 @@ def dev_up(no_registry: bool, postgres: bool | None, **given: Any) -> None:
     )
     if settings.with_postgres:
         click.echo(f"PostgreSQL at {pg.url(settings)} (read-only role: {pg.READER})")
+    if "api" in result.started + result.already_running:
+        click.echo(f"Dashboard at {settings.api_url}/ (API description at {settings.api_url}/docs)")
 
 
 @dev.command("fetch")
@@ -153,7 +160,7 @@ def export_lines(report: stack.StackStatus) -> list[str]:
     return [
         f"export {names[part.name]}={part.address}"
         for part in report.parts
-        if part.state == "running"
+        if part.state == "running" and part.name in names  # the API is no client setting
     ]
 
 

@@ -135,6 +135,12 @@ def produce(
     help="storage: the SQLite audit store [data/audit.db].",
 )
 @click.option(
+    "--store",
+    "store_url",
+    help="storage: the audit store on PostgreSQL, postgresql://USER@HOST:PORT/DB "
+    "[AUDIT_STORE_URL; else the SQLite file].",
+)
+@click.option(
     "--batch-size",
     type=count(1, 10_000),
     default=500,
@@ -168,6 +174,7 @@ def consume(
     group: str | None,
     topic: str | None,
     db_path: Path | None,
+    store_url: str | None,
     batch_size: int,
     max_events: int | None,
     idle_timeout: float | None,
@@ -183,7 +190,7 @@ def consume(
     Example: python cli.py consume analytics --json --idle-timeout 10
     """
     # Another topic gets outputs named after it (`T.dlq`, `T.alerts`), and a group too.
-    settings = settings_of(ctx).reading(topic).with_(db_path=db_path)
+    settings = settings_of(ctx).reading(topic).with_(db_path=db_path, store_url=store_url)
     chosen_group(service, settings, group)  # a refused --group is said before connecting
     require_reachable(settings)
     if topic and not create:

@@ -9,7 +9,8 @@ import click
 
 from pipeline.cli.common import METADATA_TIMEOUT_S, require_reachable, settings_of
 from pipeline.cli.output import render
-from pipeline.kafka.admin import Admin, GroupLag, group_lags
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.groups import GroupLag, group_lags
 from pipeline.store.reports import Table
 
 COLUMNS = ("group", "state", "members", "topic", "partition", "committed", "end", "lag")

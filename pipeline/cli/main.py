@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli import bench, demo, dev, dlq, events, groups, query, registry, schema
+from pipeline.cli import api, bench, demo, dev, dlq, events, groups, query, registry, schema
 from pipeline.cli.common import show_logs
 from pipeline.config import Settings, load_client_properties
 from pipeline.errors import PipelineError
@@ -115,6 +115,7 @@ for command in (
     query.query,
     demo.demo,
     bench.bench,
+    api.api,
 ):
     cli.add_command(command)
 

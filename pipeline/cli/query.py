@@ -11,7 +11,7 @@ from pipeline.cli.common import settings_of
 from pipeline.cli.output import chosen_format, format_options, render
 from pipeline.cli.types import count, number
 from pipeline.store import reports
-from pipeline.store.readonly import TIMEOUT_S, open_read_only
+from pipeline.store.readonly import TIMEOUT_S, open_reader
 
 DEFAULT_LIMIT = 1000
 
@@ -23,15 +23,23 @@ DEFAULT_LIMIT = 1000
     type=click.Path(dir_okay=False, path_type=Path),
     help="The audit store [data/audit.db, or AUDIT_DB].",
 )
+@click.option(
+    "--store",
+    "store_url",
+    help="The audit store on PostgreSQL: a URL whose role only reads "
+    "(postgresql://pipeline_reader@HOST:PORT/orders) [AUDIT_STORE_URL].",
+)
 @click.pass_context
-def query(ctx: click.Context, db_path: Path | None) -> None:
-    """Ask the audit store the storage service writes (read-only; WAL makes it safe).
+def query(ctx: click.Context, db_path: Path | None, store_url: str | None) -> None:
+    """Ask the audit store the storage service writes (read-only, safe while it writes).
 
-    The store is a plain SQLite file: sqlite3 or Datasette open it too.
+    The store is a plain SQLite file (sqlite3 or Datasette open it too), or PostgreSQL
+    with --store URL, read with a role that only reads.
 
     Example: python cli.py query stats
     """
-    ctx.obj = db_path or settings_of(ctx).db_path
+    settings = settings_of(ctx)
+    ctx.obj = store_url or db_path or settings.store_url or settings.db_path
 
 
 @query.command("sql")
@@ -54,7 +62,7 @@ def query(ctx: click.Context, db_path: Path | None) -> None:
 @format_options
 @click.pass_obj
 def query_sql(
-    db_path: Path, statement: str, limit: int, timeout_s: float, as_json: bool, as_csv: bool
+    db_path: Path | str, statement: str, limit: int, timeout_s: float, as_json: bool, as_csv: bool
 ) -> None:
     """Run one SQL statement that reads; anything that would write, ATTACH a file or change
     a setting is refused before it runs.
@@ -62,7 +70,7 @@ def query_sql(
     Example: python cli.py query sql "SELECT status, count(*) FROM events GROUP BY 1"
     """
     fmt = chosen_format(as_json, as_csv)
-    with closing(open_read_only(db_path)) as db:
+    with closing(open_reader(db_path)) as db:
         table = reports.sql(db, statement, limit=limit, timeout_s=timeout_s)
     click.echo(render([table], fmt))
     if table.more:
@@ -75,13 +83,13 @@ def query_sql(
 @click.argument("order_id")
 @format_options
 @click.pass_obj
-def query_order(db_path: Path, order_id: str, as_json: bool, as_csv: bool) -> None:
+def query_order(db_path: Path | str, order_id: str, as_json: bool, as_csv: bool) -> None:
     """An order's timeline: each event with the schema version it was written with.
 
     Example: python cli.py query order 8cd9b722-2525-48fd-9d65-510c97ffb711
     """
     fmt = chosen_format(as_json, as_csv)
-    with closing(open_read_only(db_path)) as db:
+    with closing(open_reader(db_path)) as db:
         timeline = reports.order_timeline(db, order_id)
         current = reports.current_order(db, order_id)
     if fmt == "table" and current:
@@ -99,7 +107,7 @@ def query_order(db_path: Path, order_id: str, as_json: bool, as_csv: bool) -> No
 )
 @format_options
 @click.pass_obj
-def query_stats(db_path: Path, chosen: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
+def query_stats(db_path: Path | str, chosen: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
     """Counts by status, source and schema version, and events per minute.
 
     JSON keys are the table names (by_status, by_source, by_schema_version, per_minute).
@@ -114,6 +122,6 @@ def query_stats(db_path: Path, chosen: tuple[str, ...], as_json: bool, as_csv: b
             f"release will need --table (one of {', '.join(reports.STATS_TABLES)})",
             err=True,
         )
-    with closing(open_read_only(db_path)) as db:
+    with closing(open_reader(db_path)) as db:
         tables = [t for t in reports.stats(db) if not chosen or t.key in chosen]
     click.echo(render(tables, fmt))

@@ -27,6 +27,9 @@ class DevStackSettings:
     with_registry: bool = True
     with_postgres: bool = False
     postgres_port: int = 5432
+    # The HTTP API and dashboard (`api serve`), started after the registry.
+    with_api: bool = True
+    api_port: int = 8000
     # Test sessions only: processes stop when the process that started them dies, so a
     # killed test run leaves nothing behind (`dev up`'s processes outlive the CLI).
     tethered: bool = False
@@ -42,6 +45,10 @@ class DevStackSettings:
     @property
     def registry_url(self) -> str:
         return f"http://{self.host}:{self.registry_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
 
     @property
     def postgres_data(self) -> Path:

@@ -18,7 +18,8 @@ from pipeline.devstack.layout import DevStackSettings
 from pipeline.errors import DevStackError
 
 REGISTRY = "registry"
-PARTS = (kafka.PART, REGISTRY, postgres.PART)
+API = "api"
+PARTS = (kafka.PART, REGISTRY, API, postgres.PART)
 _STOP_SIGNALS = {postgres.PART: postgres.STOP_SIGNAL}
 
 
@@ -73,7 +74,38 @@ def start_registry(settings: DevStackSettings) -> bool:
     return True
 
 
-STARTERS = {kafka.PART: start_kafka, REGISTRY: start_registry, postgres.PART: postgres.start}
+def start_api(settings: DevStackSettings) -> bool:
+    """Start the HTTP API and dashboard (after the registry) unless it runs; return once it
+    answers. It reads the audit store of the folder `dev up` runs in (data/audit.db)."""
+    pid_file, log_file = settings.pid_file(API), settings.log_file(API)
+    if running(settings, API):
+        _await(settings, API, lambda: api_answers(settings.api_url), None)
+        return False
+    processes.ensure_port_free(settings.host, settings.api_port, "API")
+    command = [sys.executable, "-X", processes.marker(settings.home), "-m", "pipeline"]
+    command += ["--bootstrap-servers", settings.bootstrap, "--registry-url", settings.registry_url]
+    command += ["api", "serve", "--host", settings.host, "--port", str(settings.api_port)]
+    if settings.tethered:
+        command = tether.wrap(command, signal.SIGTERM)
+    proc = processes.start_detached(command, log_file, pid_file)
+    _await(settings, API, lambda: api_answers(settings.api_url), proc)
+    return True
+
+
+def api_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+STARTERS = {
+    kafka.PART: start_kafka,
+    REGISTRY: start_registry,
+    API: start_api,
+    postgres.PART: postgres.start,
+}
 
 
 def _await(settings: DevStackSettings, part: str, ready: Any, proc: Any) -> None:
@@ -114,11 +146,17 @@ def answers(settings: DevStackSettings, part: str) -> bool:
         return kafka.answers_metadata(settings.bootstrap)
     if part == REGISTRY:
         return registry_answers(settings.registry_url)
+    if part == API:
+        return api_answers(settings.api_url)
     return postgres.answers(settings)
 
 
 def address(settings: DevStackSettings, part: str) -> str:
-    addresses = {kafka.PART: settings.bootstrap, REGISTRY: settings.registry_url}
+    addresses = {
+        kafka.PART: settings.bootstrap,
+        REGISTRY: settings.registry_url,
+        API: f"{settings.api_url}/",
+    }
     return addresses.get(part) or postgres.url(settings)
 
 

@@ -101,7 +101,11 @@ def up(settings: DevStackSettings) -> UpResult:
 
 
 def wanted_parts(settings: DevStackSettings) -> list[str]:
-    flags = {REGISTRY: settings.with_registry, postgres.PART: settings.with_postgres}
+    flags = {
+        REGISTRY: settings.with_registry,
+        parts.API: settings.with_api and settings.with_registry,  # the API needs the registry
+        postgres.PART: settings.with_postgres,
+    }
     return [part for part in PARTS if flags.get(part, True)]
 
 
@@ -114,6 +118,8 @@ def preflight(settings: DevStackSettings, to_start: list[str]) -> None:
         ports += [(settings.controller_port, "Kafka controller")]
     if REGISTRY in to_start:
         ports.append((settings.registry_port, "schema registry"))
+    if parts.API in to_start:
+        ports.append((settings.api_port, "API"))
     if postgres.PART in to_start:
         ensure_reachable(find_tools(), settings.postgres_data)
         ports.append((settings.postgres_port, "PostgreSQL"))

@@ -27,6 +27,7 @@ def test_stack_settings(home: Path, **overrides: object) -> DevStackSettings:
         "controller_port": free_port(),
         "registry_port": free_port(),
         "postgres_port": free_port(),
+        "api_port": free_port(),
         "heap": "512m",
         "with_registry": False,
         "tethered": True,

@@ -13,14 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
-    KafkaError,
-    KafkaException,
-    TopicCollection,
-    TopicPartition,
-)
-from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic, OffsetSpec
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic
 
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
@@ -57,6 +51,14 @@ class Admin:
     @property
     def bootstrap(self) -> str:
         return str(self._config.get("bootstrap.servers", "?"))
+
+    def client_config(self) -> dict[str, Any]:
+        """The librdkafka configuration this admin connects with (for sibling clients)."""
+        return dict(self._config)
+
+    def client(self) -> Any:
+        """The underlying AdminClient, for the group and offset queries of `groups`."""
+        return self._client()
 
     def _client(self) -> Any:
         if self._admin is None:
@@ -177,109 +179,3 @@ def ensure_topics(settings: Settings, wanted: Mapping[str, int]) -> list[str]:
 
 def delete_topics(settings: Settings, names: Iterable[str]) -> None:
     Admin.from_settings(settings).delete(names)
-
-
-# --- consumer groups and lag ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PartitionLag:
-    topic: str
-    partition: int
-    committed: int | None  # None: the group committed nothing here yet
-    end: int  # the partition's end offset (the next offset to be written)
-    member: str | None  # who holds the partition now (client id @ host), if anyone
-
-    @property
-    def lag(self) -> int:
-        return self.end - (self.committed or 0)
-
-
-@dataclass(frozen=True)
-class GroupLag:
-    group: str
-    state: str
-    members: int
-    partitions: tuple[PartitionLag, ...]
-
-    @property
-    def lag(self) -> int:
-        return sum(p.lag for p in self.partitions)
-
-
-def group_lags(admin: Admin, topics: Iterable[str] | None = None) -> list[GroupLag]:
-    """Each consumer group that committed offsets on, or is assigned, any of `topics` (every
-    topic when None): members, committed and end offsets, lag per partition."""
-    wanted = None if topics is None else set(topics)
-    client = admin._client()
-    listing = client.list_consumer_groups(request_timeout=admin.timeout_s)
-    try:
-        names = sorted(g.group_id for g in listing.result(timeout=admin.timeout_s).valid)
-    except KafkaException as exc:
-        raise TopicError(f"cannot list consumer groups: {exc.args[0].str()}") from exc
-    if not names:
-        return []
-    descriptions = _describe(admin, names)
-    topics_now = admin.metadata().topics
-    groups = []
-    for name in names:
-        state, holders = descriptions.get(name, ("UNKNOWN", {}))
-        committed = _committed(admin, name)
-        touched = {t for t, _ in [*committed, *holders] if wanted is None or t in wanted}
-        if not touched:
-            continue
-        # Every partition of a topic the group reads, also those it committed nothing on.
-        partitions = {(t, p) for t, p in [*committed, *holders] if t in touched}
-        for topic in touched & set(topics_now):
-            partitions |= {(topic, p) for p in topics_now[topic].partitions}
-        ends = _end_offsets(admin, sorted(partitions))
-        rows = tuple(
-            PartitionLag(t, p, committed.get((t, p)), ends.get((t, p), 0), holders.get((t, p)))
-            for t, p in sorted(partitions)
-        )
-        groups.append(GroupLag(name, state, len(set(holders.values())), rows))
-    return groups
-
-
-def _describe(admin: Admin, names: list[str]) -> dict[str, tuple[str, dict[tuple[str, int], str]]]:
-    """group -> (state, {(topic, partition): "client-id@host"})."""
-    futures = admin._client().describe_consumer_groups(names, request_timeout=admin.timeout_s)
-    found = {}
-    for name, future in futures.items():
-        try:
-            description = future.result(timeout=admin.timeout_s)
-        except KafkaException:
-            continue  # the group went away between listing and describing
-        holders = {
-            (tp.topic, tp.partition): f"{m.client_id}@{m.host.lstrip('/')}"
-            for m in description.members
-            for tp in (m.assignment.topic_partitions if m.assignment else [])
-        }
-        found[name] = (str(getattr(description.state, "name", description.state)), holders)
-    return found
-
-
-def _committed(admin: Admin, group: str) -> dict[tuple[str, int], int]:
-    request = [ConsumerGroupTopicPartitions(group)]
-    futures = admin._client().list_consumer_group_offsets(request, request_timeout=admin.timeout_s)
-    try:
-        answer = futures[group].result(timeout=admin.timeout_s)
-    except KafkaException as exc:
-        raise TopicError(f"cannot read the offsets of group {group}: {exc.args[0].str()}") from exc
-    return {
-        (tp.topic, tp.partition): tp.offset
-        for tp in answer.topic_partitions or []
-        if tp.offset >= 0
-    }
-
-
-def _end_offsets(admin: Admin, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    request = {TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions}
-    futures = admin._client().list_offsets(request, request_timeout=admin.timeout_s)
-    ends = {}
-    for tp, future in futures.items():
-        try:
-            ends[(tp.topic, tp.partition)] = future.result(timeout=admin.timeout_s).offset
-        except KafkaException:
-            continue  # a deleted topic still named by old commits: no end to show
-    return ends

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
+from pipeline.store import pg_connect
 
 _DEFAULTS = Settings()
 STORE_WRITERS = frozenset({"storage"})  # the services whose output is the store file
@@ -25,7 +26,9 @@ def group_for(service: str, settings: Settings) -> str:
     if _is_default(service, settings):
         return service
     parts = [service, settings.topic]
-    if service in STORE_WRITERS and not _same_file(settings.db_path, _DEFAULTS.db_path):
+    if service in STORE_WRITERS and settings.store_url:
+        parts.append(server_tag(settings.store_url))
+    elif service in STORE_WRITERS and not _same_file(settings.db_path, _DEFAULTS.db_path):
         parts.append(store_tag(settings.db_path))
     return ".".join(parts)
 
@@ -46,6 +49,13 @@ def chosen_group(service: str, settings: Settings, named: str | None) -> str:
     return named
 
 
+def server_tag(url: str) -> str:
+    """A PostgreSQL store: its database's name and a digest of host:port/database (never
+    of the user or password, which do not change where the rows go)."""
+    where = pg_connect.where(url)
+    return f"{where.rsplit('/', 1)[-1]}-{hashlib.sha256(where.encode()).hexdigest()[:8]}"
+
+
 def store_tag(path: Path) -> str:
     resolved = str(Path(path).resolve())
     return f"{Path(path).stem}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
@@ -53,6 +63,8 @@ def store_tag(path: Path) -> str:
 
 def _is_default(service: str, settings: Settings) -> bool:
     if settings.topic != _DEFAULTS.topic:
+        return False
+    if service in STORE_WRITERS and settings.store_url:
         return False
     return service not in STORE_WRITERS or _same_file(settings.db_path, _DEFAULTS.db_path)
 

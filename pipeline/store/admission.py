@@ -24,10 +24,14 @@ from pipeline.store.kinds import Kind, compatible, field_type
 
 KEY = "event_id"
 # Columns the store fills itself; a schema field with one of these names is refused.
+# Kafka coordinates carry the topic's id (a topic created again under its name starts its
+# offsets over), and a schema id the registry's (two registries both hand out id 1).
 META_COLUMNS = (
     "kafka_topic",
+    "kafka_topic_id",
     "kafka_partition",
     "kafka_offset",
+    "schema_registry_id",
     "schema_id",
     "schema_version",
     "stored_at",
@@ -47,6 +51,13 @@ class Placement:
     field: str
     writer: Kind
     column: Kind
+    # The column's own name when it differs from the field's by case (a column added by an
+    # earlier schema): SQLite matches names either way, PostgreSQL (quoted) only exactly.
+    column_name: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.column_name or self.field
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +68,14 @@ class Decision:
     new_columns: tuple[Column, ...] = ()
 
 
-def decide(definition: Any, columns: Mapping[str, Column], *, first: bool) -> Decision:
+def decide(
+    definition: Any, columns: Mapping[str, Column], *, first: bool, typed: bool = False
+) -> Decision:
     """Judge a writer schema against the table's columns (keyed by lower-cased name).
 
     `first` is true while no schema has been accepted yet: the first one defines the table,
-    so its fields need no defaults.
+    so its fields need no defaults. `typed`: the store's columns hold one type each
+    (PostgreSQL; see `kinds.compatible`).
     """
     fields = _record_fields(definition)
     if isinstance(fields, str):
@@ -71,7 +85,7 @@ def decide(definition: Any, columns: Mapping[str, Column], *, first: bool) -> De
     placements: list[Placement] = []
     new_columns: list[Column] = []
     for field in fields:
-        problem, placement, column = _judge_field(field, columns, first=first)
+        problem, placement, column = _judge_field(field, columns, first=first, typed=typed)
         if problem:
             problems.append(problem)
             continue
@@ -113,7 +127,7 @@ def _name_problems(names: list[str]) -> list[str]:
 
 
 def _judge_field(
-    field: dict[str, Any], columns: Mapping[str, Column], *, first: bool
+    field: dict[str, Any], columns: Mapping[str, Column], *, first: bool, typed: bool
 ) -> tuple[str | None, Placement | None, Column | None]:
     """(problem, where the field lands, the new column it needs) for one writer field."""
     name = str(field.get("name"))
@@ -122,14 +136,15 @@ def _judge_field(
     ftype = field_type(field.get("type"))
     existing = columns.get(name.lower())
     if existing is not None:
-        if not compatible(existing.kind, ftype.kind):
+        if not compatible(existing.kind, ftype.kind, typed=typed):
             return (
                 f"field '{name}' changed type: the store keeps it as {existing.kind}, "
                 f"the writer sends {ftype.label}",
                 None,
                 None,
             )
-        return None, Placement(name, ftype.kind, existing.kind), None
+        column_name = "" if existing.name == name else existing.name
+        return None, Placement(name, ftype.kind, existing.kind, column_name), None
     if not first and not ftype.nullable and "default" not in field:
         return (
             f"field '{name}' is new and has no default: it would need a NOT NULL column, "

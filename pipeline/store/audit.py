@@ -1,21 +1,21 @@
-"""The audit store's writer: one transaction per batch of events, idempotent, evolving.
+"""The SQLite audit store's writer: one transaction per batch of events, idempotent, evolving.
 
-For each writer schema id it has not met, the store decides (once, recorded in
-`schema_versions`, cached here) whether the `events` table can take it, adds the new
-columns if so, and plans its rows. The batch is then written in one transaction: events with
-INSERT OR IGNORE on their `event_id` (a replay never makes a second row), orders by upsert.
-Consecutive events of one schema share one `executemany`, so interleaved versions keep their
-arrival order and a uniform batch is a single statement.
+For each writer schema id it has not met (ids are the registry's: the store is opened with
+the registry's id), the store decides (once, recorded in `schema_versions`, cached here)
+whether the `events` table can take it, adds the new columns if so, and plans its rows. The
+batch is then written in one transaction: events with ON CONFLICT (event_id) DO NOTHING (a
+replay never makes a second row; any other constraint failing is an error, not a skip),
+orders by upsert, and the partitions' positions (`positions.PositionBook`). Consecutive
+events of one schema share one `executemany`, so interleaved versions keep their arrival
+order and a uniform batch is a single statement.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from types import TracebackType
@@ -24,38 +24,42 @@ from typing import Any
 from sqlite_utils import Database
 
 from pipeline.errors import StoreError
-from pipeline.model import Event, Refusal, WriterSchema
-from pipeline.store import tables
+from pipeline.model import Event, PartitionRef, Refusal, WriterSchema
+from pipeline.store import tables, versions
 from pipeline.store.admission import decide
-from pipeline.store.orders import UPSERT_SQL, order_row
+from pipeline.store.base import NO_KEY, WriteResult, refusal_text, schema_row
+from pipeline.store.orders import UPSERT_SQL, aggregate, order_row
+from pipeline.store.positions import PositionBook
 from pipeline.store.rows import RowPlan, field_values, iso_timestamp, plan_rows
-
-NO_KEY = "the event has no event_id: the store keys every event by it"
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    stored: int  # new rows in `events`
-    duplicates: int  # events already stored (replays, re-deliveries)
-    refusals: tuple[Refusal, ...]
 
 
 class AuditStore:
     """Build with `AuditStore.open(path)`; close it (or use it as a context manager)."""
 
-    def __init__(self, db: Database, path: Path) -> None:
+    def __init__(self, db: Database, path: Path, registry_id: str = "") -> None:
         self.db = db
         self.path = path
+        self.where = str(path)
+        self.registry_id = registry_id  # whose schema ids the events carry ('' unknown)
         # Per schema id: its row plan, or the reason its events are refused.
         self._plans: dict[int, RowPlan | str] = {}
 
     @classmethod
-    def open(cls, path: Path) -> AuditStore:
+    def open(cls, path: Path, *, registry_id: str = "", create_folder: bool = True) -> AuditStore:
+        """Open or create the store, upgrading a file of an earlier release; StoreError
+        (one line) for a file that is not an audit store or a folder that is missing."""
         try:
-            db = tables.connect(path)
-        except (sqlite3.Error, OSError) as exc:
+            db = versions.connect(path, create_folder=create_folder)
+        except (StoreError, sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the audit store {path}: {exc}") from exc
-        return cls(db, path)
+        return cls(db, path, registry_id)
+
+    def positions(self, partitions: Sequence[PartitionRef]) -> dict[PartitionRef, int]:
+        """The next offset to read of each of `partitions` the store holds a position for."""
+        try:
+            return tables.positions(self.db, partitions)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the audit store {self.path}: {exc}") from exc
 
     def close(self) -> None:
         self.db.close()
@@ -68,8 +72,9 @@ class AuditStore:
     ) -> None:
         self.close()
 
-    def write(self, events: Sequence[Event]) -> WriteResult:
-        """Store a batch durably in one transaction; return what was refused and why."""
+    def write(self, events: Sequence[Event], book: PositionBook | None = None) -> WriteResult:
+        """Store a batch durably in one transaction, with the positions `book` plans for
+        it; return what was refused and why."""
         if not events:
             return WriteResult(0, 0, ())
         now = _stored_at()
@@ -77,10 +82,15 @@ class AuditStore:
             with self._immediate():
                 staged = self._resolve(events, now)
                 result = self._insert(events, {**self._plans, **staged}, now)
+                if book is not None:
+                    moved = book.plan(events, [r.event for r in result.refusals])
+                    tables.save_positions(self.db.conn, moved, now)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to the audit store {self.path}: {exc}") from exc
         # Only now: a rolled-back transaction also rolled back the columns it added.
         self._plans.update(staged)
+        if book is not None:
+            book.settle()
         return result
 
     @contextmanager
@@ -105,19 +115,19 @@ class AuditStore:
         return staged
 
     def _resolve_one(self, schema: WriterSchema, now: str) -> RowPlan | str:
-        prior = tables.recorded(self.db, schema.schema_id)
+        prior = tables.recorded(self.db, self.registry_id, schema.schema_id)
         if prior is not None and not prior[0]:
-            return _refusal_text(schema, prior[1])
+            return refusal_text(schema, prior[1])
         first = not tables.any_accepted(self.db)
         decision = decide(schema.definition, tables.columns(self.db), first=first)
         if decision.accepted:
-            tables.add_columns(self.db, decision.new_columns, schema.schema_id, now)
+            added_by = (self.registry_id, schema.schema_id)
+            tables.add_columns(self.db, decision.new_columns, added_by, now)
         if prior is None:
-            tables.record_schema(
-                self.db, _schema_row(schema, decision.accepted, decision.reason, now)
-            )
+            row = schema_row(schema, decision.accepted, decision.reason, now)
+            tables.record_schema(self.db, {"schema_registry_id": self.registry_id, **row})
         if not decision.accepted:
-            return _refusal_text(schema, decision.reason)
+            return refusal_text(schema, decision.reason)
         return plan_rows(schema.schema_id, schema.version, decision.placements)
 
     def _insert(
@@ -137,22 +147,31 @@ class AuditStore:
                 if fields[plan.key_index] is None:
                     refusals.append(Refusal(event, NO_KEY))
                     continue
-                fields += (event.topic, event.partition, event.offset, schema_id, plan.version, now)
+                fields += (
+                    event.topic,
+                    event.topic_id,
+                    event.partition,
+                    event.offset,
+                    self.registry_id,
+                    schema_id,
+                    plan.version,
+                    now,
+                )
                 rows.append((event, fields))
             stored_run, kept = self._insert_run(plan, rows, refusals)
             stored += stored_run
             accepted += len(kept)
             orders.extend(o for row in kept if (o := order_row(plan, row, now)))
         if orders:
-            self.db.conn.executemany(UPSERT_SQL, orders)
+            self.db.conn.executemany(UPSERT_SQL, aggregate(orders))
         return WriteResult(stored, accepted - stored, tuple(refusals))
 
     def _insert_run(
         self, plan: RowPlan, rows: list[tuple[Event, list[Any]]], refusals: list[Refusal]
     ) -> tuple[int, list[list[Any]]]:
-        """INSERT OR IGNORE a run of rows: (rows stored, rows kept). A row SQLite cannot
-        take (a value it cannot bind) is refused alone, so one bad event never blocks a
-        partition; the savepoint undoes the part of the run stored before it failed."""
+        """INSERT a run of rows, skipping known event ids: (rows stored, rows kept). A row
+        SQLite cannot take (a value it cannot bind) is refused alone, so one bad event never
+        blocks a partition; the savepoint undoes the part of the run stored before it failed."""
         conn = self.db.conn
         conn.execute("SAVEPOINT run")
         try:
@@ -186,20 +205,3 @@ def _unbindable(exc: Exception) -> bool:
     """A Python value SQLite cannot keep (the decoder never hands one over), not a failure
     of the store itself."""
     return isinstance(exc, OverflowError | sqlite3.InterfaceError) or "binding" in str(exc)
-
-
-def _refusal_text(schema: WriterSchema, reason: str) -> str:
-    named = f" ({schema.subject} v{schema.version})" if schema.subject else ""
-    return f"the audit store refuses schema id {schema.schema_id}{named}: {reason}"
-
-
-def _schema_row(schema: WriterSchema, accepted: bool, reason: str, now: str) -> dict[str, object]:
-    return {
-        "schema_id": schema.schema_id,
-        "subject": schema.subject,
-        "version": schema.version,
-        "accepted": int(accepted),
-        "reason": reason,
-        "definition": json.dumps(schema.definition),
-        "first_seen_at": now,
-    }

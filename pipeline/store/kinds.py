@@ -1,4 +1,4 @@
-"""How an Avro field type is kept in a SQLite column: its storage kind (pure functions).
+"""How an Avro field type is kept in a column: its storage kind (pure functions).
 
 A *kind* is what the store promises about a column's values, coarser than Avro's types:
 int and long are both `integer` (SQLite integers are 64-bit), a string, an enum symbol and a
@@ -42,6 +42,20 @@ SQL_TYPE: dict[Kind, str] = {
     Kind.TIME: "TEXT",
     Kind.DECIMAL: "TEXT",
     Kind.JSON: "TEXT",
+}
+
+# PostgreSQL keeps each column in one type: native types, so its own functions apply.
+PG_TYPE: dict[Kind, str] = {
+    Kind.BOOLEAN: "boolean",
+    Kind.INTEGER: "bigint",
+    Kind.REAL: "double precision",
+    Kind.TEXT: "text",
+    Kind.BYTES: "bytea",
+    Kind.TIMESTAMP: "timestamptz",
+    Kind.DATE: "date",
+    Kind.TIME: "time",
+    Kind.DECIMAL: "numeric",
+    Kind.JSON: "jsonb",
 }
 
 # The Avro specification's promotions (int→long/float/double, long→float/double,
@@ -104,8 +118,14 @@ def field_type(avro_type: Any) -> FieldType:
     return FieldType(kind, avro_type == "null", label)
 
 
-def compatible(column: Kind, writer: Kind) -> bool:
-    """Can values of the writer's kind go into a column of this kind without changing it?"""
+def compatible(column: Kind, writer: Kind, *, typed: bool = False) -> bool:
+    """Can values of the writer's kind go into a column of this kind without changing it?
+
+    `typed`: the column holds one type (PostgreSQL), so a real value cannot go into an
+    integer column; SQLite keeps each value's own storage class, so either way is lossless.
+    """
+    if typed and (column, writer) == (Kind.INTEGER, Kind.REAL):
+        return False
     return column == writer or any({column, writer} <= group for group in _PROMOTABLE)
 
 

@@ -1,22 +1,21 @@
 """The `orders` table: each order's current status and the time of each status it reached.
 
-One upsert per event, written so that the outcome does not depend on arrival order: the
-status only moves forward along the lifecycle (an older, duplicate or replayed event never
-moves it back), and each `<status>_at` keeps the earliest event time seen for that status.
-Statuses outside the lifecycle (a later schema's new enum symbol) are left to the `events`
-table, which keeps every event as it came.
+An upsert written so that the outcome does not depend on arrival order: the status only moves
+forward along the lifecycle (an older, duplicate or replayed event never moves it back;
+CANCELLED, terminal, outranks every other status), and each `<status>_at` keeps the earliest
+event time seen for that status. A status the pipeline does not know (a later schema's new
+enum symbol) is left to the `events` table, which keeps every event as it came.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pipeline.events import LIFECYCLE
 from pipeline.store.rows import RowPlan, iso_timestamp
 from pipeline.store.tables import ORDERS, STATUS_AT
 
-_RANK = {status.value: rank for rank, status in enumerate(LIFECYCLE)}
+_RANK = {status: rank for rank, status in enumerate(STATUS_AT)}
 
 
 def _rank_sql(expr: str) -> str:
@@ -32,28 +31,43 @@ def _earliest(column: str) -> str:
     )
 
 
-def _upsert_sql() -> str:
-    at_columns = list(STATUS_AT.values())
-    columns = ["order_id", "user_id", "status", *at_columns, "updated_at"]
+COLUMNS = ["order_id", "user_id", "status", *STATUS_AT.values(), "updated_at"]
+
+
+def _updates() -> str:
     updates = [
         f"user_id = coalesce(excluded.user_id, {ORDERS}.user_id)",
         f"status = CASE WHEN {_rank_sql('excluded.status')} > {_rank_sql(f'{ORDERS}.status')}"
         f" THEN excluded.status ELSE {ORDERS}.status END",
-        *(_earliest(column) for column in at_columns),
+        *(_earliest(column) for column in STATUS_AT.values()),
         "updated_at = excluded.updated_at",
     ]
-    return (
-        f"INSERT INTO {ORDERS} ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)}) "
-        f"ON CONFLICT(order_id) DO UPDATE SET {', '.join(updates)}"
-    )
+    return f"ON CONFLICT(order_id) DO UPDATE SET {', '.join(updates)}"
 
 
-UPSERT_SQL = _upsert_sql()
+# SQLite: one row per execution (executemany).
+UPSERT_SQL = (
+    f"INSERT INTO {ORDERS} ({', '.join(COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in COLUMNS)}) {_updates()}"
+)
+# PostgreSQL: a batch's orders, aggregated (see `aggregate`: one statement cannot touch a row
+# twice) and COPYed into a staging table, in one statement.
+ORDERS_STAGING = "audit_orders_staging"
+PG_UPSERT_SQL = (
+    f"INSERT INTO {ORDERS} ({', '.join(COLUMNS)}) "
+    f"SELECT {', '.join(COLUMNS)} FROM {ORDERS_STAGING} ORDER BY order_id {_updates()}"
+)
 
 
-def order_row(plan: RowPlan, fields: Sequence[Any], stored_at: str) -> list[Any] | None:
-    """Parameters for UPSERT_SQL from an event's converted field values, if it has an order."""
+def order_row(
+    plan: RowPlan,
+    fields: Sequence[Any],
+    stored_at: Any,
+    time_of: Callable[[Any], Any] | None = None,
+) -> list[Any] | None:
+    """Parameters for UPSERT_SQL from an event's converted field values, if it has an order.
+
+    `time_of` turns the event's timestamp into the store's form (SQLite: ISO text)."""
     where = plan.order_index
     if "order_id" not in where or "status" not in where:
         return None
@@ -62,7 +76,31 @@ def order_row(plan: RowPlan, fields: Sequence[Any], stored_at: str) -> list[Any]
         return None
     user_id = fields[where["user_id"]] if "user_id" in where else None
     at = fields[where["timestamp"]] if "timestamp" in where else None
-    if not isinstance(at, str):  # a schema whose `timestamp` is a plain long (epoch ms)
+    if time_of is not None:
+        at = time_of(at)
+    elif not isinstance(at, str):  # a schema whose `timestamp` is a plain long (epoch ms)
         at = iso_timestamp(at)
     times = [at if status == known else None for known in STATUS_AT]
     return [order_id, user_id, status, *times, stored_at]
+
+
+def aggregate(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """One row per order from order_row()s, merged as the upsert merges them one at a time:
+    the status furthest along the lifecycle, the earliest time of each status, the last
+    user id given; sorted by order id (so concurrent writers lock orders in one order)."""
+    merged: dict[Any, list[Any]] = {}
+    last = len(STATUS_AT) + 3  # index of updated_at
+    for row in rows:
+        known = merged.get(row[0])
+        if known is None:
+            merged[row[0]] = list(row)
+            continue
+        if row[1] is not None:
+            known[1] = row[1]
+        if _RANK[row[2]] > _RANK[known[2]]:
+            known[2] = row[2]
+        for i in range(3, last):
+            if row[i] is not None and (known[i] is None or row[i] < known[i]):
+                known[i] = row[i]
+        known[last] = row[last]
+    return [merged[key] for key in sorted(merged)]

@@ -20,6 +20,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from pipeline.errors import StoreError
+from pipeline.store.pg_connect import is_postgres_url
+from pipeline.store.pg_readonly import PostgresReader, open_pg_read_only
 
 _WRITE_REFUSED = ("readonly database", "query_only", "read-only")
 TIMEOUT_S = 10.0
@@ -143,8 +145,15 @@ def open_read_only(path: Path) -> ReadOnlyDatabase:
     return db
 
 
+def open_reader(target: str | Path) -> Database | PostgresReader:
+    """A read-only connection to the store at `target`: a postgresql:// URL or a file."""
+    if isinstance(target, str) and is_postgres_url(target):
+        return open_pg_read_only(target)
+    return open_read_only(Path(target))
+
+
 def run_query(
-    db: Database, sql: str, params: Sequence[Any] = ()
+    db: Database | PostgresReader, sql: str, params: Sequence[Any] = ()
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and rows of one statement, or a StoreError saying why it failed."""
     result = run_limited(db, sql, params, limit=None)
@@ -152,7 +161,7 @@ def run_query(
 
 
 def run_limited(
-    db: Database,
+    db: Database | PostgresReader,
     sql: str,
     params: Sequence[Any] = (),
     *,
@@ -162,6 +171,10 @@ def run_limited(
     """At most `limit` rows of one statement, within `timeout_s`; StoreError otherwise."""
     if not sql.strip():
         raise StoreError('no SQL statement given: pass one, e.g. "SELECT count(*) FROM events"')
+    if isinstance(db, PostgresReader):
+        query = sql.replace("?", "%s") if params else sql  # the reports' placeholders
+        answer = db.run(query, params, limit=limit, timeout_s=timeout_s)
+        return QueryResult(answer.names, answer.rows, answer.more)
     guard = db.guard if isinstance(db, ReadOnlyDatabase) else _Guard()
     guard.refusal, guard.deadline = None, time.monotonic() + timeout_s
     try:

@@ -14,8 +14,11 @@ from sqlite_utils import Database
 
 from pipeline.errors import StoreError
 from pipeline.store.admission import KEY
+from pipeline.store.pg_readonly import PostgresReader
 from pipeline.store.readonly import TIMEOUT_S, run_limited, run_query
 from pipeline.store.tables import EVENTS, ORDERS, SCHEMAS, columns
+
+Reader = Database | PostgresReader
 
 TIMELINE_COLUMNS = ("timestamp", "status", "event_type", "source", "user_id")
 MINUTES_SHOWN = 10
@@ -33,13 +36,13 @@ class Table:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def sql(db: Database, statement: str, *, limit: int | None, timeout_s: float = TIMEOUT_S) -> Table:
+def sql(db: Reader, statement: str, *, limit: int | None, timeout_s: float = TIMEOUT_S) -> Table:
     """One read-only statement: at most `limit` rows, stopped after `timeout_s`."""
     result = run_limited(db, statement, limit=limit, timeout_s=timeout_s)
     return Table("query", tuple(result.names), tuple(result.rows), "query", result.more)
 
 
-def order_timeline(db: Database, order_id: str) -> Table:
+def order_timeline(db: Reader, order_id: str) -> Table:
     """Every stored event of one order, in event time, with its schema version."""
     present = event_columns(db)
     if "order_id" not in present:
@@ -59,7 +62,7 @@ def order_timeline(db: Database, order_id: str) -> Table:
     return Table(f"order {order_id}", tuple(names), tuple(rows))
 
 
-def current_order(db: Database, order_id: str) -> dict[str, Any] | None:
+def current_order(db: Reader, order_id: str) -> dict[str, Any] | None:
     names, rows = run_query(db, f"SELECT * FROM {ORDERS} WHERE order_id = ?", [order_id])
     return dict(zip(names, rows[0], strict=True)) if rows else None
 
@@ -67,7 +70,7 @@ def current_order(db: Database, order_id: str) -> dict[str, Any] | None:
 STATS_TABLES = ("by_status", "by_source", "by_schema_version", "per_minute")
 
 
-def stats(db: Database) -> list[Table]:
+def stats(db: Reader) -> list[Table]:
     """Counts by status, source and schema version, and events per minute (latest first)."""
     present = event_columns(db)
     tables = [_count_by(db, column) for column in ("status", "source") if column in present]
@@ -77,27 +80,33 @@ def stats(db: Database) -> list[Table]:
     return tables
 
 
-def _count_by(db: Database, column: str) -> Table:
+def _count_by(db: Reader, column: str) -> Table:
     names, rows = run_query(
         db, f"SELECT {column}, count(*) AS events FROM {EVENTS} GROUP BY 1 ORDER BY 2 DESC"
     )
     return Table(f"events by {column}", tuple(names), tuple(rows), f"by_{column}")
 
 
-def _by_schema_version(db: Database) -> Table:
+def _by_schema_version(db: Reader) -> Table:
     names, rows = run_query(
         db,
         f"SELECT e.schema_version, e.schema_id, count(*) AS events, s.subject "
-        f"FROM {EVENTS} e LEFT JOIN {SCHEMAS} s USING (schema_id) GROUP BY 1, 2 ORDER BY 1, 2",
+        f"FROM {EVENTS} e LEFT JOIN {SCHEMAS} s USING (schema_registry_id, schema_id) "
+        # Schema ids are per registry; PostgreSQL wants every shown column grouped.
+        "GROUP BY 1, 2, 4 ORDER BY 1, 2",
     )
     return Table("events by schema version", tuple(names), tuple(rows), "by_schema_version")
 
 
-def _per_minute(db: Database) -> Table:
-    # ISO-8601 text: the first 16 characters are the minute (2026-01-01T10:42).
+def _per_minute(db: Reader) -> Table:
+    # SQLite's ISO-8601 text: the first 16 characters are the minute (2026-01-01T10:42);
+    # PostgreSQL's timestamptz, written the same way.
+    minute = 'substr("timestamp", 1, 16)'
+    if isinstance(db, PostgresReader):
+        minute = """to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI')"""
     names, rows = run_query(
         db,
-        f'SELECT substr("timestamp", 1, 16) AS minute, count(*) AS events FROM {EVENTS} '
+        f"SELECT {minute} AS minute, count(*) AS events FROM {EVENTS} "
         f"GROUP BY 1 ORDER BY 1 DESC LIMIT {MINUTES_SHOWN}",
     )
     return Table(
@@ -108,8 +117,10 @@ def _per_minute(db: Database) -> Table:
     )
 
 
-def event_columns(db: Database) -> list[str]:
+def event_columns(db: Reader) -> list[str]:
     """The columns that hold schema fields, in the order the schemas added them."""
+    if isinstance(db, PostgresReader):
+        return db.event_columns()
     try:
         return [column.name for column in columns(db).values()]
     except sqlite3.Error as exc:

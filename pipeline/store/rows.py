@@ -27,24 +27,32 @@ ORDER_FIELDS = ("order_id", "user_id", "status", "timestamp")
 class RowPlan:
     schema_id: int
     version: int | None
-    insert_sql: str
+    insert_sql: str  # SQLite's statement for one row
     fields: tuple[tuple[str, Converter | None], ...]
     key_index: int
     order_index: dict[str, int]  # position in the row of each of ORDER_FIELDS it has
+    columns: tuple[str, ...] = ()  # the row's columns: the fields' and then META_COLUMNS
 
 
-def plan_rows(schema_id: int, version: int | None, placements: Sequence[Placement]) -> RowPlan:
-    names = [p.field for p in placements]
+def plan_rows(
+    schema_id: int, version: int | None, placements: Sequence[Placement], *, typed: bool = False
+) -> RowPlan:
+    """`typed`: values for PostgreSQL's native column types (datetimes stay datetimes)
+    rather than SQLite's text forms."""
+    names = [p.name for p in placements]
     columns = ", ".join(_quote(name) for name in [*names, *META_COLUMNS])
     marks = ", ".join("?" for _ in range(len(names) + len(META_COLUMNS)))
     lowered = [name.lower() for name in names]
     return RowPlan(
         schema_id=schema_id,
         version=version,
-        insert_sql=f"INSERT OR IGNORE INTO events ({columns}) VALUES ({marks})",
-        fields=tuple((p.field, converter(p.writer, p.column)) for p in placements),
+        # Only a known event_id is skipped: any other constraint failing is an error.
+        insert_sql=f"INSERT INTO events ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({KEY}) DO NOTHING",
+        fields=tuple((p.field, converter(p.writer, p.column, typed=typed)) for p in placements),
         key_index=lowered.index(KEY),
         order_index={name: lowered.index(name) for name in ORDER_FIELDS if name in lowered},
+        columns=(*names, *META_COLUMNS),
     )
 
 
@@ -54,13 +62,20 @@ def field_values(plan: RowPlan, value: dict[str, Any]) -> list[Any]:
     return [get(name) if conv is None else conv(get(name)) for name, conv in plan.fields]
 
 
-def converter(writer: Kind, column: Kind) -> Converter | None:
+def converter(writer: Kind, column: Kind, *, typed: bool = False) -> Converter | None:
     """How a decoded value of the writer's kind is kept in a column of this kind."""
     if writer is Kind.BYTES and column is Kind.TEXT:
         return _bytes_to_text
     if writer is Kind.TEXT and column is Kind.BYTES:
         return _text_to_bytes
-    return _BY_KIND.get(writer)
+    return (_TYPED_BY_KIND if typed else _BY_KIND).get(writer)
+
+
+def aware_datetime(value: Any) -> Any:
+    """A timestamp for a typed column: epoch milliseconds (a plain long) become a datetime."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+    return value
 
 
 def iso_timestamp(value: Any) -> Any:
@@ -127,6 +142,13 @@ def _text_to_bytes(value: Any) -> Any:
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
+
+# PostgreSQL's driver adapts dates, times, decimals and booleans itself.
+_TYPED_BY_KIND: dict[Kind, Converter] = {
+    Kind.TEXT: _text,
+    Kind.TIMESTAMP: aware_datetime,
+    Kind.JSON: _json,
+}
 
 _BY_KIND: dict[Kind, Converter] = {
     Kind.TEXT: _text,

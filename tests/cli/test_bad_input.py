@@ -121,6 +121,12 @@ def corpus() -> list[tuple[tuple[str, ...], int]]:
         # registry, demo, bench
         (("registry", "serve", "--port", "70000"), USAGE),
         (("registry", "serve", "--port", "0", "--basic-auth-file", "missing.txt"), FAILS),
+        (("api", "serve", "--port", "70000"), USAGE),
+        (("api", "serve", "--port", "0", "--basic-auth-file", "missing.txt"), FAILS),
+        (("api", "serve", "--port", "0", "--basic-auth-file", "text.txt"), FAILS),
+        (("api", "serve", "--port", "0", "--host", "0.0.0.0"), FAILS),
+        (("bench", "api", "--seconds", "0"), USAGE),
+        (("bench", "api", "--pages", "0"), USAGE),
         (("demo", "--events", "5"), USAGE),
         (("demo", "--rate", "nan"), USAGE),
         (("bench", "--repeats", "0"), USAGE),

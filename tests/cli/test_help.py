@@ -25,6 +25,7 @@ COMMANDS = all_commands(cli)
 def test_the_cli_has_every_documented_command_group() -> None:
     top = {path for path, _ in COMMANDS if " " not in path}
     assert top == {
+        "api",
         "bench",
         "consume",
         "demo",

@@ -54,6 +54,7 @@ def test_status_fails_while_a_part_the_last_up_started_is_missing(tmp_path: Path
         kafka_port=free_port(),
         controller_port=free_port(),
         registry_port=free_port(),
+        api_port=free_port(),
     )
     try:
         stack.up(settings)

@@ -51,6 +51,7 @@ def test_dev_up_postgres_and_the_stacks_addresses_for_every_command(project_fold
     code, out = run(
         "dev", "up", "--kafka-port", str(kport), "--controller-port", str(free_port()),
         "--registry-port", str(rport), "--postgres", "--postgres-port", str(pport),
+        "--api-port", str(free_port()),
     )  # fmt: skip
     assert code == 0, out
     url = f"postgresql://pipeline@127.0.0.1:{pport}/orders"

@@ -3,6 +3,7 @@ what it stored and committed (SQLite file, consumer group offsets, topic waterma
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -49,8 +50,9 @@ def start_storage(
     command += ["--registry-url", settings.registry_url, "--client-properties", str(properties)]
     command += ["consume", "storage", "--topic", settings.topic, "--group", group]
     command += ["--db", str(settings.db_path), "--json", *extra]
+    env = {**os.environ, "SCHEMA_REGISTRY_TOPIC": settings.registry_topic}
     with open(log, "ab") as out:
-        return subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def high_watermarks(settings: Settings, timeout_s: float = 30) -> list[int]:

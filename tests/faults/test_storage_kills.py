@@ -1,7 +1,9 @@
 """The storage service killed with SIGKILL three times mid-stream, and restarted each time.
 
-Its promise: offsets are committed only after the batch is in SQLite, and the store ignores
-an event it already holds, so however often it dies, every event ends up stored exactly once.
+Its promise: each batch's rows and its partitions' positions go into SQLite in one
+transaction, a restart reads on from those positions (whatever Kafka's committed offsets say),
+and the store ignores an event it already holds, so however often it dies, every event ends up
+stored exactly once, and nothing stored is read again.
 The service runs as `python cli.py consume storage` in a process of its own; each kill falls
 at a seeded random point of the stream (a random number of rows after each start) and at one
 of three moments of the loop (see MOMENTS), the first ones while the producer still sends.
@@ -106,10 +108,10 @@ def test_storage_killed_three_times_stores_every_event_exactly_once(
     assert code == 0, output[-2000:]
     last = json.loads(output.strip().splitlines()[-1])
     assert last["run"]["stopped_by"] == "idle"
-    # The last run stored exactly what the killed ones had not, and found again (and skipped)
-    # exactly what was stored but not yet committed when the last kill fell.
-    stored, redone = TOTAL - kills[-1].rows, kills[-1].rows - kills[-1].committed
-    assert last["detail"].startswith(f"{stored} stored, {redone} already stored"), last["detail"]
+    # The last run stored exactly what the killed ones had not, and read nothing they had
+    # stored, even what was stored but not yet committed to Kafka when the last kill fell.
+    stored = TOTAL - kills[-1].rows
+    assert last["detail"].startswith(f"{stored} stored, 0 already stored"), last["detail"]
 
     db = settings.db_path
     assert fetch(db, "SELECT count(*), count(DISTINCT event_id) FROM events") == [(TOTAL, TOTAL)]
@@ -126,6 +128,9 @@ def test_storage_killed_three_times_stores_every_event_exactly_once(
     committed = offsets(settings, group)
     assert [c for c, _ in committed] == [high for _, high in committed]
     assert sum(high for _, high in committed) == TOTAL
+    # The store's own positions cover the whole topic too.
+    positions = fetch(db, "SELECT kafka_partition, next_offset FROM positions ORDER BY 1")
+    assert positions == [(p, high) for p, (_, high) in enumerate(committed)]
 
 
 def kill_once(
@@ -140,12 +145,15 @@ def kill_once(
     try:
         reached = wait_for(lambda: stored_rows(settings.db_path) >= target, timeout_s=60)
         assert reached, f"the service never stored {target} rows; log:\n{log.read_text()[-2000:]}"
+        # Rows remain to be stored (target < TOTAL), so a next batch comes: the moment must.
         if moment == "anywhere":
             time.sleep(pause)
+            happened = proc.poll() is None
         elif moment == "mid-write":
-            wal_grows(wal, timeout_s=10)
+            happened = wal_grows(wal, timeout_s=10)
         else:
-            batch_lands(settings.db_path, timeout_s=10)
+            happened = batch_lands(settings.db_path, timeout_s=10)
+        assert happened, f"the kill moment {moment!r} never came; log:\n{log.read_text()[-2000:]}"
     finally:
         proc.kill()  # SIGKILL: no chance to finish a batch, commit or close anything
         proc.wait(timeout=10)
@@ -153,19 +161,22 @@ def kill_once(
     return Kill(moment, before, stored_rows(settings.db_path), committed)
 
 
-def wal_grows(wal: Path, timeout_s: float) -> None:
-    """Return as soon as the write-ahead log changes: the next batch is being committed."""
+def wal_grows(wal: Path, timeout_s: float) -> bool:
+    """True as soon as the write-ahead log changes (the next batch is being committed);
+    False if it did not within `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     first = wal.stat()
     while time.monotonic() < deadline:  # a tight loop of stat calls, a few µs each
         now = wal.stat()
         if (now.st_size, now.st_mtime_ns) != (first.st_size, first.st_mtime_ns):
-            return
+            return True
+    return False
 
 
-def batch_lands(db: Path, timeout_s: float) -> None:
-    """Return as soon as the next batch is committed to SQLite. The service commits its
-    offsets under a millisecond later, so the kill often falls in between."""
+def batch_lands(db: Path, timeout_s: float) -> bool:
+    """True as soon as the next batch is committed to SQLite (False if none was within
+    `timeout_s`). The service commits its offsets to Kafka under a millisecond later, so
+    the kill often falls in between."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         # max(rowid) is one b-tree descent: tens of µs, so the poll sees a commit at once.
@@ -173,6 +184,7 @@ def batch_lands(db: Path, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if conn.execute("SELECT max(rowid) FROM events").fetchone() != last:
-                return
+                return True
+        return False
     finally:
         conn.close()

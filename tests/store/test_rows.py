@@ -57,9 +57,10 @@ def test_row_plan_insert_and_values() -> None:
         ],
     )
     assert plan.insert_sql == (
-        'INSERT OR IGNORE INTO events ("event_id", "order_id", "status", "timestamp", "amount", '
-        '"kafka_topic", "kafka_partition", "kafka_offset", "schema_id", "schema_version", '
-        '"stored_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+        'INSERT INTO events ("event_id", "order_id", "status", "timestamp", "amount", '
+        '"kafka_topic", "kafka_topic_id", "kafka_partition", "kafka_offset", '
+        '"schema_registry_id", "schema_id", "schema_version", "stored_at") '
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
     )
     assert plan.key_index == 0
     assert plan.order_index == {"order_id": 1, "status": 2, "timestamp": 3}
@@ -79,6 +80,7 @@ def test_row_plan_insert_and_values() -> None:
         None,
         None,
         "2024-05-01T12:00:00.123Z",
+        None,
         None,
         "now",
     ]
@@ -100,5 +102,5 @@ def test_order_row_skips_statuses_outside_the_lifecycle() -> None:
             Placement("status", Kind.TEXT, Kind.TEXT),
         ],
     )
-    assert order_row(with_status, ["e", "o", "CANCELLED"], "now") is None
+    assert order_row(with_status, ["e", "o", "LOST_IN_SPACE"], "now") is None
     assert "ON CONFLICT(order_id) DO UPDATE" in UPSERT_SQL

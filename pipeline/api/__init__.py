@@ -1,0 +1,1 @@
+"""The HTTP API and the live dashboard: `create_app` (app.py), `serve` (server.py)."""

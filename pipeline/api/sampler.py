@@ -1,0 +1,261 @@
+"""One background sampler for every client: health, throughput per topic, lag per service.
+
+Each interval it asks the broker for the end offsets of the pipeline's topics and the
+committed offsets of the services' groups, and derives rates from the change since the
+last sample. Those come from Kafka itself, so they hold for services in any process, and
+the cost is the same for one open dashboard or twenty. The registry and the store are
+probed at the same time; each part's state says why it is down and where it was looked for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline import registry_client
+from pipeline.api.settings import ApiSettings
+from pipeline.config import Settings
+from pipeline.errors import PipelineError
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.groups import CommittedOffsets, end_offsets, topic_partitions
+from pipeline.services.groups import group_for
+from pipeline.store.readonly import open_read_only
+
+PROBE_TIMEOUT_S = 3.0
+SERVICES = ("storage", "order-processor", "analytics")
+STORE_EVERY = 5  # samples between store row counts (a count(*) of a large table is not free)
+
+
+def stats_topic(settings: Settings) -> str:
+    """The analytics output topic (`T.stats` for an input topic T other than the default)."""
+    return settings.stats_topic
+
+
+def service_groups(settings: Settings, api: ApiSettings) -> tuple[str, ...]:
+    """The groups whose lag is followed: those named, else the three services' own."""
+    return api.groups or tuple(group_for(service, settings) for service in SERVICES)
+
+
+@dataclass(frozen=True)
+class PartHealth:
+    name: str
+    up: bool
+    address: str
+    reason: str = ""
+    checked_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"up": self.up, "address": self.address, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    group: str
+    lag: int
+    consumed: int  # sum of committed offsets: events in, as a counter
+    partitions: dict[int, int]  # partition → lag
+    rate: float | None  # committed events/s since the last sample
+
+
+@dataclass(frozen=True)
+class Sample:
+    taken_at: float
+    health: dict[str, PartHealth]
+    topic_ends: dict[str, int] = field(default_factory=dict)  # topic → sum of end offsets
+    topic_rates: dict[str, float | None] = field(default_factory=dict)
+    groups: dict[str, GroupLag] = field(default_factory=dict)
+    store_rows: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "t": round(self.taken_at, 3),
+            "health": {name: part.to_dict() for name, part in self.health.items()},
+            "topics": {
+                name: {"end": end, "rate": _round(self.topic_rates.get(name))}
+                for name, end in self.topic_ends.items()
+            },
+            "groups": {
+                name: {"lag": g.lag, "consumed": g.consumed, "rate": _round(g.rate)}
+                for name, g in self.groups.items()
+            },
+            "store_rows": self.store_rows,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class Sampler:
+    """Samples on its own thread every `interval`; `latest` is the last complete sample."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        api: ApiSettings,
+        publish: Callable[[Sample], None] = lambda sample: None,
+    ) -> None:
+        self.settings = settings
+        self.api = api
+        self.topics = (
+            settings.topic,
+            settings.alerts_topic,
+            settings.dlq_topic,
+            stats_topic(settings),
+        )
+        self.groups = service_groups(settings, api)
+        self._publish = publish
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._admin: Admin | None = None
+        self._committed: CommittedOffsets | None = None
+        self._registry: Any = None
+        self._count = 0
+        self.registry_requests = 0
+        self.latest = Sample(time.time(), self._unknown())
+
+    def _unknown(self) -> dict[str, PartHealth]:
+        why = "not checked yet"
+        return {
+            "broker": PartHealth("broker", False, self.settings.bootstrap_servers, why),
+            "registry": PartHealth("registry", False, self.settings.registry_url, why),
+            "store": PartHealth("store", False, str(self.settings.db_path), why),
+        }
+
+    @property
+    def admin(self) -> Admin:
+        """The sampler's admin client (thread-safe), for requests that ask Kafka directly."""
+        assert self._admin is not None, "the sampler is not started"
+        return self._admin
+
+    def start(self) -> None:
+        self._admin = Admin.from_settings(self.settings, timeout_s=PROBE_TIMEOUT_S)
+        self._committed = CommittedOffsets(self.settings.kafka_config(), timeout_s=PROBE_TIMEOUT_S)
+        self._registry = registry_client.connect(self.settings, timeout_s=PROBE_TIMEOUT_S)
+        self._thread = threading.Thread(target=self._run, name="api-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=PROBE_TIMEOUT_S * 3)
+        if self._registry is not None:
+            self._registry.close()
+        if self._committed is not None:
+            self._committed.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                self.latest = self.sample_once()
+                self._publish(self.latest)
+            except Exception:  # a sampler that dies would freeze every dashboard
+                pass
+            self._stop.wait(max(0.05, self.api.sample_interval_s - (time.monotonic() - began)))
+
+    def sample_once(self) -> Sample:
+        now = time.time()
+        previous = self.latest
+        health = {"broker": self._probe_broker(now)}
+        health["registry"] = self._probe_registry(now)
+        health["store"], rows = self._probe_store(now, previous)
+        sample = Sample(now, health, store_rows=rows)
+        if health["broker"].up:
+            try:
+                sample = self._offsets(sample, previous)
+            except PipelineError:
+                # A partition without a leader for a moment (a topic just created, a broker
+                # restarting): the broker answered metadata, so keep the last figures.
+                sample = Sample(
+                    now, health, previous.topic_ends, {}, previous.groups, store_rows=rows
+                )
+        self._count += 1
+        return sample
+
+    def _probe_broker(self, now: float) -> PartHealth:
+        address = self.settings.bootstrap_servers
+        assert self._admin is not None
+        try:
+            self._admin.metadata()
+        except PipelineError as exc:
+            return PartHealth("broker", False, address, str(exc), now)
+        return PartHealth("broker", True, address, "", now)
+
+    def _probe_registry(self, now: float) -> PartHealth:
+        address = self.settings.registry_url
+        self.registry_requests += 1
+        try:
+            registry_client.call(self._registry.get_subjects, "listing subjects")
+        except registry_client.RegistryUnavailable as exc:
+            return PartHealth("registry", False, address, str(exc), now)
+        except PipelineError as exc:  # it answers (a 401, say): up, but say what it said
+            return PartHealth("registry", True, address, str(exc), now)
+        return PartHealth("registry", True, address, "", now)
+
+    def _probe_store(self, now: float, previous: Sample) -> tuple[PartHealth, dict[str, int]]:
+        path = self.settings.db_path
+        try:
+            db = open_read_only(path)
+        except PipelineError as exc:
+            return PartHealth("store", False, str(path), str(exc), now), {}
+        try:
+            rows = previous.store_rows
+            if self._count % STORE_EVERY == 0 or not rows:
+                rows = _row_counts(db)
+        finally:
+            db.close()
+        return PartHealth("store", True, str(path), "", now), rows
+
+    def _offsets(self, sample: Sample, previous: Sample) -> Sample:
+        assert self._admin is not None
+        partitions = topic_partitions(self._admin, self.topics)
+        ends = end_offsets(self._admin, partitions)
+        totals: dict[str, int] = {}
+        for (topic, _), end in ends.items():
+            totals[topic] = totals.get(topic, 0) + end
+        elapsed = sample.taken_at - previous.taken_at
+        rates = {t: _rate(n, previous.topic_ends.get(t), elapsed) for t, n in totals.items()}
+        groups = {}
+        assert self._committed is not None
+        own = [(t, p) for t, p in partitions if t == self.settings.topic]
+        for group in self.groups:
+            committed = self._committed.of(group, own)
+            groups[group] = self._lag(group, committed, ends, previous, elapsed)
+        return Sample(sample.taken_at, sample.health, totals, rates, groups, sample.store_rows)
+
+    def _lag(
+        self,
+        group: str,
+        committed: dict[tuple[str, int], int],
+        ends: dict[tuple[str, int], int],
+        previous: Sample,
+        elapsed: float,
+    ) -> GroupLag:
+        topic = self.settings.topic
+        per_partition = {
+            p: max(0, end - committed.get((t, p), 0)) for (t, p), end in ends.items() if t == topic
+        }
+        consumed = sum(n for (t, _), n in committed.items() if t == topic)
+        before = previous.groups.get(group)
+        rate = _rate(consumed, before.consumed if before else None, elapsed)
+        return GroupLag(group, sum(per_partition.values()), consumed, per_partition, rate)
+
+
+def _rate(now: int, before: int | None, elapsed: float) -> float | None:
+    if before is None or elapsed <= 0:
+        return None
+    return max(0, now - before) / elapsed
+
+
+def _row_counts(db: Any) -> dict[str, int]:
+    counts = {}
+    for table in ("events", "orders"):
+        try:
+            counts[table] = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        except Exception:  # the storage service has not created its tables yet
+            counts[table] = 0
+    return counts
