@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.registry.auth import BasicAuth
 from pipeline.registry.errors import (
     ApiError,
+    BadRequest,
     LengthRequired,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -116,7 +117,7 @@ class Exchange:
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 self.close = True
-                raise LengthRequired("The client went away before sending its whole body")
+                raise BadRequest("The client went away before sending its whole body")
             chunks.append(message.get("body", b""))
             more = bool(message.get("more_body"))
         self.body_read = True
