@@ -279,6 +279,7 @@ class Runner:
             log.warning("commit of %s failed: %s", self.service.name, exc.args[0].str())
         else:
             self._book.committed(offsets)
+            self._assignment.committed(offsets)
 
     def _give_up(self, consumer: Consumer, keys: set[Key], commit: bool) -> None:
         """Partitions are being revoked (still owned) or were lost (commit is False)."""
