@@ -34,6 +34,10 @@ class Settings:
     db_path: Path = Path("data/audit.db")
     # Raw librdkafka properties (SASL/SSL for a managed cluster), passed through untouched.
     client_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Where stateful services keep their local state (a folder per group, topic, instance).
+    state_dir: Path = Path("data/state")
+    # Analytics' closed windows (`T.stats` for an input topic T other than the default).
+    stats_topic: str = "order-stats"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -48,6 +52,8 @@ class Settings:
             values["registry_auth"] = env["SCHEMA_REGISTRY_BASIC_AUTH"]
         if env.get("AUDIT_DB"):
             values["db_path"] = Path(env["AUDIT_DB"])
+        if env.get("STATE_DIR"):
+            values["state_dir"] = Path(env["STATE_DIR"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

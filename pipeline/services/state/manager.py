@@ -40,6 +40,7 @@ from pipeline.services.state.restore import (
     restore,
 )
 from pipeline.services.state.store import Change, PartitionStore, encode
+from pipeline.services.state.table import Entry
 
 log = logging.getLogger(__name__)
 POSITION = "~position"
@@ -158,6 +159,14 @@ class StateManager:
             if store is not None and next_offset is not None:
                 store.commit(changes, next_offset)
         self._staged = {}
+
+    def savepoint(self) -> dict[int, dict[str, Entry | None]]:
+        return {p: store.savepoint() for p, store in self._stores.items()}
+
+    def rollback(self, savepoint: dict[int, dict[str, Entry | None]]) -> None:
+        """Back to `savepoint` (a failed `handle` leaves nothing behind)."""
+        for partition, store in self._stores.items():
+            store.rollback(savepoint.get(partition, {}))
 
     def aborted(self) -> None:
         """The batch is to be redone: forget its changes."""

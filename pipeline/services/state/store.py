@@ -117,13 +117,20 @@ class PartitionStore:
     def discard(self) -> None:
         self._pending.clear()
 
+    def savepoint(self) -> dict[str, Entry | None]:
+        """The batch in hand as it is now, to go back to if what follows fails."""
+        return dict(self._pending)
+
+    def rollback(self, savepoint: dict[str, Entry | None]) -> None:
+        self._pending = dict(savepoint)
+
     # Restoring and bookkeeping.
 
     def apply(self, changes: Iterable[Change], changelog_offset: int) -> None:
         """Write changes (committed or restored) and the changelog offset, atomically."""
-        changes = list(changes)
-        puts = [c for c in changes if c.value is not None]
-        deletes = [(c.key,) for c in changes if c.value is None]
+        latest = {change.key: change for change in changes}  # in order: the last one wins
+        puts = [c for c in latest.values() if c.value is not None]
+        deletes = [(c.key,) for c in latest.values() if c.value is None]
         with self._transaction():
             self._conn.executemany("DELETE FROM kv WHERE key = ?", deletes)
             self._conn.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", puts)

@@ -83,3 +83,11 @@ def test_forget_all_deletes_every_entry_with_the_next_commit(tmp_path: Path) -> 
     store.forget_all()
     assert store.get("a") is None
     assert sorted(c.key for c in store.changes() if c.value is None) == ["a", "b"]
+
+
+def test_of_several_changes_to_a_key_in_one_apply_the_last_wins(tmp_path: Path) -> None:
+    store = PartitionStore.open(tmp_path / "p.sqlite")
+    store.apply([Change("a", b"1", None), Change("a", None, None)], changelog_offset=2)
+    assert store.get("a") is None
+    store.apply([Change("b", None, None), Change("b", b"2", None)], changelog_offset=4)
+    assert store.get("b") == Entry(2, None)
