@@ -80,7 +80,8 @@ def resolve_classpath(pom: Path, workdir: Path) -> str:
     """Ask Maven for the jars: offline first (local repository), then online."""
     mvn = maven_executable()
     workdir.mkdir(parents=True, exist_ok=True)
-    out_file = workdir / "classpath.resolving"
+    # Absolute: Maven resolves a relative output file against the pom's folder, not ours.
+    out_file = (workdir / "classpath.resolving").resolve()
     base = [mvn, "-q", "-B", "-f", str(pom), "dependency:build-classpath"]
     base.append(f"-Dmdep.outputFile={out_file}")
     for offline in (True, False):
@@ -95,7 +96,10 @@ def resolve_classpath(pom: Path, workdir: Path) -> str:
             out_file.unlink()
             return classpath
     out_file.unlink(missing_ok=True)
-    reason = _maven_error(result.stdout + result.stderr)
+    if result.returncode == 0:
+        reason = f"it succeeded but wrote no classpath to {out_file}"
+    else:
+        reason = _maven_error(result.stdout + result.stderr)
     raise DevStackError(f"Maven could not resolve Kafka's jars from {pom.name}: {reason}")
 
 

@@ -67,3 +67,15 @@ def test_storage_is_formatted_even_with_a_cluster_id_that_starts_with_a_dash(
     kafka.prepare(settings, jars.java_executable(), jars.kafka_classpath(settings))
     meta = (settings.kafka_data / "meta.properties").read_text()
     assert "cluster.id=-Lxsq8mTQ1uTpkM5wN8hJw" in meta
+
+
+def test_the_default_home_relative_to_the_working_folder_resolves_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default home is `.devstack` relative to where commands run (a fresh clone has no
+    classpath yet): Maven must write its answer there, not beside the pom."""
+    monkeypatch.chdir(tmp_path)
+    settings = DevStackSettings()
+    assert not settings.home.is_absolute()
+    classpath = jars.kafka_classpath(settings)
+    assert (tmp_path / ".devstack" / "classpath.txt").read_text().endswith(classpath)
