@@ -65,4 +65,6 @@ def settings(
         alerts_topic=f"{topic}.alerts",
         dlq_topic=f"{topic}.dlq",
         db_path=tmp_path / "audit.db",
+        state_dir=tmp_path / "state",
+        stats_topic=f"{topic}.stats",
     )

@@ -66,7 +66,7 @@ def demo(ctx: click.Context, events: int, rate: float) -> None:
 
 def print_summary(report: DemoReport, db: str) -> None:
     new_columns = [c for c in report.columns_after if c not in report.columns_before]
-    snap = report.analytics
+    snap = report.analytics.get("totals", {})
     click.echo("")
     click.echo("Summary")
     click.echo(

@@ -20,7 +20,7 @@ class ServicesInBackground:
 
     def __init__(self, settings: Settings) -> None:
         self.processor = OrderProcessor(settings)
-        self.analytics = Analytics()
+        self.analytics = Analytics(settings)
         self.storage = StorageService(settings)
         options = RunOptions(handle_signals=False)  # the demo's main thread owns Ctrl-C
         self.runners = [

@@ -71,7 +71,7 @@ def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Prog
         report.produced += _send_poison(settings)
         say(f"A careless client sent {len(POISON)} messages that are not valid order events.")
         services.wait_for(report.produced)
-    report.analytics = services.analytics.aggregator.snapshot().to_dict()
+    report.analytics = services.analytics.picture().to_dict()
     report.processor = services.processor.summary_line()
     report.storage = services.storage.summary_line()
     report.dead_letters = len(read_dead_letters(settings, limit=100_000))

@@ -61,7 +61,7 @@ def record_of(message: Message) -> Record:
     return Record(key.decode(), message.value(), expires_at)
 
 
-def expiry_headers(expires_at: int | None) -> list[tuple[str, bytes]] | None:
+def expiry_headers(expires_at: int | None) -> list[tuple[str, str | bytes | None]] | None:
     return None if expires_at is None else [(EXPIRES_HEADER, str(expires_at).encode())]
 
 

@@ -33,7 +33,7 @@ RETRIES = 5
 TRANSACTION_TIMEOUT_MS = 20_000
 OUTPUT_CONFIG = {"acks": "all", "enable.idempotence": True, "linger.ms": 5}
 
-Headers = list[tuple[str, bytes]]
+Headers = list[tuple[str, str | bytes | None]]
 OnDelivery = Callable[[KafkaError | None, Message], None]
 
 

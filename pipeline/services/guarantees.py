@@ -22,7 +22,7 @@ from pipeline.config import Settings
 from pipeline.kafka.transactions import OnDelivery, OutputProducer
 
 log = logging.getLogger(__name__)
-Headers = list[tuple[str, bytes]]
+Headers = list[tuple[str, str | bytes | None]]
 
 
 class Guarantee(StrEnum):

@@ -14,20 +14,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.kafka import clients
-from pipeline.kafka.admin import ensure_topics
-from pipeline.model import Event
+from pipeline.kafka.admin import Admin, ensure_topics
+from pipeline.model import Event, PartitionRef
 from pipeline.registry_client import RegistryUnavailable, value_subject
 from pipeline.serde import AvroDecoder, DecodeError
-from pipeline.services.base import Service
+from pipeline.services.base import PartitionAware, Service
+from pipeline.services.guarantees import Guarantee
 from pipeline.services.offsets import OffsetBook
+from pipeline.services.stateful import Stateful
 from pipeline.services.summary import RunSummary
+from pipeline.services.transactional import StatefulBatches
 from pipeline.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -42,6 +52,8 @@ class RunOptions:
     max_events: int | None = None  # stop once this many messages are done (tests, demo)
     idle_timeout_s: float | None = None  # stop after this long with nothing to read
     handle_signals: bool = True  # SIGINT/SIGTERM stop the loop (main thread only)
+    # For a stateful service (the order processor, analytics); exactly-once if not given.
+    guarantee: Guarantee | None = None
 
 
 class ConsumeError(PipelineError):
@@ -67,6 +79,14 @@ class Runner:
         self._book = OffsetBook()
         self._idle_since = time.monotonic()  # reset by data and by a new assignment
         self._registry_failures = 0  # consecutive batches the registry could not serve
+        self._topic_ids: dict[str, str] = {}
+        self.batches: StatefulBatches | None = None
+        if isinstance(service, Stateful):
+            guarantee = self.options.guarantee or Guarantee.EXACTLY_ONCE
+            self.summary.guarantee = guarantee.value
+            self.batches = StatefulBatches(
+                settings, service, self.summary.group_id, guarantee, self._topic_id
+            )
 
     def stop(self) -> None:
         """Ask the loop to stop after the current batch (safe from any thread)."""
@@ -78,7 +98,13 @@ class Runner:
         registry = registry_client.connect(self.settings)
         decoder = AvroDecoder(registry, value_subject(self.settings.topic))
         dlq = DeadLetterWriter(self.settings)
-        consumer = clients.consumer(clients.consumer_config(self.settings, self.summary.group_id))
+        if self.batches is not None:
+            self.batches.start()  # claims the state folder, fences a predecessor's producer
+        # read_committed: offsets a previous owner's open transaction holds are waited for.
+        config = clients.consumer_config(
+            self.settings, self.summary.group_id, **{"isolation.level": "read_committed"}
+        )
+        consumer = clients.consumer(config)
         try:
             with stop_on_signals(self._stop, self.options.handle_signals):
                 consumer.subscribe(
@@ -96,6 +122,8 @@ class Runner:
             finally:
                 dlq.close()
                 registry.close()
+                if self.batches is not None:
+                    self.batches.close()
                 self.service.close()
         self.summary.finish()
         return self.summary
@@ -142,6 +170,8 @@ class Runner:
     ) -> None:
         events: list[Event] = []
         letters: list[DeadLetter] = []
+        if self.batches is not None:
+            self.batches.begin()
         try:
             for message in messages:
                 try:
@@ -152,17 +182,32 @@ class Runner:
             # contract), so the batch can be read again.
             refusals = self.service.handle(events) if events else ()
         except RegistryUnavailable as exc:
+            if self.batches is not None:
+                self.batches.abandon()
             self._retry_later(consumer, messages, exc)
             return
         self._registry_failures = 0
         for refusal in refusals:
             letters.append(self._letter(refusal.event, "refused", refusal.reason))
-        for letter in letters:
-            dlq.send(letter)
-        dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
-        self._book.done(messages)
-        self._commit(consumer, self._book.pending())
+        if self.batches is not None:
+            # Letters, outputs, state and offsets: one transaction (or flushed, then offsets).
+            if not self.batches.finish(consumer, messages, letters):
+                self.summary.count_transaction(self.batches.output)
+                self._rewind(consumer, messages)
+                return
+            self.summary.count_transaction(self.batches.output)
+        else:
+            for letter in letters:
+                dlq.send(letter)
+            dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
+            self._book.done(messages)
+            self._commit(consumer, self._book.pending())
         self.summary.count_batch(len(messages), len(events), letters)
+
+    def _rewind(self, consumer: Consumer, messages: list[Message]) -> None:
+        """Read the batch again (its transaction was aborted)."""
+        for partition in _earliest_offsets(messages):
+            consumer.seek(partition)
 
     def _retry_later(self, consumer: Consumer, messages: list[Message], exc: Exception) -> None:
         """The registry is unreachable: nothing of the batch was done, so read it again later.
@@ -208,11 +253,27 @@ class Runner:
         else:
             self._book.committed(offsets)
 
-    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.summary.assignments += 1
         self._idle_since = time.monotonic()
         self.summary.partitions = sorted({p.partition for p in partitions})
         log.info("%s assigned partitions %s", self.service.name, self.summary.partitions)
+        if isinstance(self.service, PartitionAware) and partitions:
+            # Before any of their events: the service's own positions win (state restored).
+            refs = self._refs(partitions)
+            starts = self.service.assigned(refs)
+            consumer.assign(
+                [TopicPartition(r.topic, r.partition, starts.get(r, OFFSET_INVALID)) for r in refs]
+            )
+
+    def _refs(self, partitions: list[TopicPartition]) -> list[PartitionRef]:
+        missing = {p.topic for p in partitions} - set(self._topic_ids)
+        if missing:
+            self._topic_ids.update(Admin.from_settings(self.settings).topic_ids(missing))
+        return [PartitionRef(p.topic, p.partition, self._topic_id(p.topic)) for p in partitions]
+
+    def _topic_id(self, topic: str, _partition: int = 0) -> str:
+        return self._topic_ids.get(topic, "")
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition], commit: bool) -> None:
         # Batches are committed before the next poll, so this only holds work whose commit
@@ -221,8 +282,10 @@ class Runner:
         try:
             if commit:
                 self._commit(consumer, self._book.pending(revoked))
+            if isinstance(self.service, PartitionAware):
+                self.service.revoked(self._refs(partitions))
         except Exception as exc:
-            log.warning("commit on revoke failed: %s", exc)
+            log.warning("commit or revocation failed: %s", exc)
         finally:
             self._book.forget(revoked)
 
@@ -274,7 +337,7 @@ def make_service(name: str, settings: Settings) -> Service:
     if name == "analytics":
         from pipeline.services.analytics import Analytics
 
-        return Analytics()
+        return Analytics(settings)
     if name == "storage":
         from pipeline.services.storage import StorageService
 

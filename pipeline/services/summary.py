@@ -14,6 +14,17 @@ class _Letter(Protocol):
     def kind(self) -> str: ...
 
 
+class _Counters(Protocol):
+    committed: int
+    aborted: int
+    last_commit_at: float | None
+
+
+class _Output(Protocol):
+    @property
+    def producer(self) -> _Counters: ...
+
+
 @dataclass
 class RunSummary:
     service: str
@@ -27,6 +38,10 @@ class RunSummary:
     assignments: int = 0
     partitions: list[int] = field(default_factory=list)
     stopped_by: str = "running"
+    guarantee: str = ""  # a stateful service's: exactly-once or at-least-once
+    transactions: int = 0  # batches whose output and offsets committed
+    aborted_transactions: int = 0
+    last_commit_at: float | None = None  # wall time of the last commit
     started: float = field(default_factory=time.monotonic)
     elapsed_s: float = 0.0
 
@@ -36,6 +51,11 @@ class RunSummary:
         self.handled += handled
         self.dead_lettered.update(letter.kind for letter in letters)
         self.elapsed_s = time.monotonic() - self.started
+
+    def count_transaction(self, output: _Output) -> None:
+        self.transactions = output.producer.committed
+        self.aborted_transactions = output.producer.aborted
+        self.last_commit_at = output.producer.last_commit_at
 
     def finish(self) -> None:
         self.elapsed_s = time.monotonic() - self.started
@@ -57,6 +77,12 @@ class RunSummary:
                 if self.registry_retries
                 else ""
             )
+            + (
+                f", {self.guarantee}: {self.transactions} commits, "
+                f"{self.aborted_transactions} transactions aborted"
+                if self.guarantee
+                else ""
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +96,10 @@ class RunSummary:
             "commit_failures": self.commit_failures,
             "registry_retries": self.registry_retries,
             "stopped_by": self.stopped_by,
+            "guarantee": self.guarantee,
+            "transactions": self.transactions,
+            "aborted_transactions": self.aborted_transactions,
+            "last_commit_at": self.last_commit_at,
             "elapsed_s": round(self.elapsed_s, 3),
             "rate": round(self.rate, 1),
         }

@@ -94,10 +94,14 @@ class PartitionWindows:
         if late:
             self.totals.late += 1
             window.late += 1
-        # The objects themselves: the store encodes them (`to_json`) when the batch commits.
-        self.table.put(TOTALS, self.totals)
-        self.table.put(f"{WINDOW}{start}", window)
         return self._close_due()
+
+    def write(self) -> None:
+        """Put the totals and open windows (kept in memory while events come) into the table."""
+        self.table.put(TOTALS, self.totals.to_json())
+        for start, counts in self.open.items():
+            self.table.put(f"{WINDOW}{start}", counts.to_json())
+        self.table.put(OPEN, sorted(self.open))
 
     def rate(self) -> float:
         """Events per second of event time over the last `rate_window_s` seconds."""
@@ -118,7 +122,6 @@ class PartitionWindows:
         window = self.open.get(start)
         if window is None:
             window = self.open[start] = Counts()
-            self.table.put(OPEN, sorted(self.open))
         return window
 
     def _follow_order(self, event: Observation, counted: list[Counts]) -> None:
@@ -158,8 +161,6 @@ class PartitionWindows:
                 )
             )
             self.table.delete(f"{WINDOW}{start}")
-        if closing:
-            self.table.put(OPEN, sorted(self.open))
         return closed
 
     def _count_second(self, timestamp_ms: int) -> None:
@@ -195,4 +196,5 @@ def replay(
     closed: list[ClosedWindow] = []
     for event in events:
         closed.extend(windows.add(event))
+    windows.write()
     return closed, windows

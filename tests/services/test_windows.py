@@ -97,9 +97,10 @@ def test_replaying_through_the_changelog_encoding_mid_way_closes_the_same_window
     for event in events[:5_000]:
         closed.extend(first.add(event))
     first.purge()
+    first.write()
     restored = MemoryTable()
     for key, entry in table.entries.items():
-        value = json.loads(json.dumps(entry.value, default=lambda c: c.to_json()))
+        value = json.loads(json.dumps(entry.value))
         restored.put(key, value, entry.expires_at)
     second = PartitionWindows(3, restored, windowing, retention)
     for event in events[5_000:]:

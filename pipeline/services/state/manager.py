@@ -44,7 +44,7 @@ from pipeline.services.state.table import Entry
 
 log = logging.getLogger(__name__)
 POSITION = "~position"
-Headers = list[tuple[str, bytes]]
+Headers = list[tuple[str, str | bytes | None]]
 
 
 class StateError(PipelineError):

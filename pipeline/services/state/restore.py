@@ -83,7 +83,9 @@ def start_offset(
     if offset is not None:
         log.warning("%s not trusted (%s): rebuilt from the changelog", store.path, reason)
     store.wipe()
-    store.set_meta(changelog_topic_id=changelog.topic_id, changelog_offset=low)
+    store.set_meta(
+        changelog_topic_id=changelog.topic_id, changelog_offset=low, written_at=int(time.time())
+    )
     return low, "changelog"
 
 
@@ -114,7 +116,7 @@ def restore(
     reader.read(starts, changelog.end, apply)
     for partition, step in progress.items():
         step.position = max(step.position, step.end)
-        stores[partition].set_meta(changelog_offset=step.position)
+        stores[partition].set_meta(changelog_offset=step.position, written_at=int(time.time()))
         step.seconds = time.monotonic() - began
         if on_progress is not None:
             on_progress(step)

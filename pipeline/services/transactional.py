@@ -1,0 +1,143 @@
+"""A stateful service's batches in the consume loop: one output, one commit per batch.
+
+The loop hands each batch's dead letters and messages to `StatefulBatches.finish`, which
+sends the letters through the batch's output (into the transaction under exactly-once),
+has the service stage its changelog records and input positions, and commits the output
+with the consumed offsets. A transaction that had to be aborted is reported as False: the
+loop reads the batch again, and the service has forgotten its changes. A letter too large
+for the dead-letter topic's `max.message.bytes` is replaced, before it is sent, by an
+`oversized` letter carrying its size and digest: one such letter cannot abort every retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from pipeline.config import Settings
+from pipeline.dlq import DeadLetter
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.transactions import TransactionAborted
+from pipeline.model import PartitionRef
+from pipeline.services.guarantees import BatchOutput, Guarantee, batch_output
+from pipeline.services.stateful import Stateful
+
+log = logging.getLogger(__name__)
+# Room for the record batch and record framing around a letter's key, value and headers.
+FRAMING_BYTES = 1024
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+
+TopicIdOf = Callable[[str, int], str]
+
+
+class StatefulBatches:
+    def __init__(
+        self,
+        settings: Settings,
+        service: Stateful,
+        group_id: str,
+        guarantee: Guarantee,
+        topic_id_of: TopicIdOf,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.group_id = group_id
+        self.guarantee = guarantee
+        self._topic_id_of = topic_id_of
+        self._output: BatchOutput | None = None
+        self._letter_limit = DEFAULT_MAX_MESSAGE_BYTES - FRAMING_BYTES
+
+    def start(self) -> None:
+        """Claim the state folder, start the output (fencing this instance's predecessor)."""
+        instance = self.service.open(self.group_id)
+        identity = f"{self.group_id}.{self.settings.topic}.{instance}"
+        self._output = batch_output(self.settings, self.guarantee, identity)
+        self._output.start()
+        self.service.bind(self._output)
+        config = Admin.from_settings(self.settings).config(self.settings.dlq_topic)
+        limit = int(config.get("max.message.bytes") or DEFAULT_MAX_MESSAGE_BYTES)
+        self._letter_limit = limit - FRAMING_BYTES
+
+    @property
+    def output(self) -> BatchOutput:
+        if self._output is None:
+            raise RuntimeError("StatefulBatches.start() was not called")
+        return self._output
+
+    def begin(self) -> None:
+        self.output.begin()
+
+    def abandon(self) -> None:
+        """Nothing of the batch is to count (it is read again later)."""
+        self.output.abort()
+        self.service.aborted()
+
+    def finish(
+        self, consumer: Consumer, messages: Sequence[Message], letters: Sequence[DeadLetter]
+    ) -> bool:
+        """Send the letters, stage the state, commit; False if the batch must be read again."""
+        output = self.output
+        for letter in letters:
+            fitted = fit(letter, self._letter_limit)
+            output.send(
+                self.settings.dlq_topic, fitted.value, fitted.key, headers=fitted.kafka_headers()
+            )
+        positions = next_offsets(messages)
+        refs = {
+            PartitionRef(topic, partition, self._topic_id_of(topic, partition)): offset
+            for (topic, partition), offset in positions.items()
+        }
+        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(positions.items())]
+        try:
+            self.service.before_commit(refs)
+            output.commit(consumer, offsets)
+        except TransactionAborted as exc:
+            log.warning("%s: %s; the batch is read again", self.service.name, exc)
+            self.service.aborted()
+            return False
+        # At-least-once: even if only the offset commit failed, the outputs and the
+        # changelog are stored, so the local files may follow them.
+        self.service.committed()
+        return True
+
+    def close(self) -> None:
+        if self._output is not None:
+            self._output.close()
+
+
+def next_offsets(messages: Sequence[Message]) -> dict[tuple[str, int], int]:
+    """The next offset to read of each partition in the batch."""
+    found: dict[tuple[str, int], int] = {}
+    for message in messages:
+        key = (message.topic() or "", message.partition() or 0)
+        found[key] = max(found.get(key, 0), (message.offset() or 0) + 1)
+    return found
+
+
+def fit(letter: DeadLetter, limit: int) -> DeadLetter:
+    """The letter, or an `oversized` one in its place if it would not fit in `limit` bytes."""
+    size = len(letter.value or b"") + len(letter.key or b"")
+    size += sum(len(name) + len(value) for name, value in letter.headers)
+    size += len(letter.reason) + 200  # the dlq.* headers
+    if size <= limit:
+        return letter
+    digest = hashlib.sha256(letter.value or b"").hexdigest()
+    reason = (
+        f"{letter.kind}: {letter.reason[:500]} (letter of {size} bytes, over the dead-letter "
+        f"topic's limit of {limit}; sha256 of the value {digest})"
+    )
+    headers = (("dlq.size", str(size).encode()), ("dlq.sha256", digest.encode()))
+    return DeadLetter(
+        "oversized",
+        reason,
+        letter.service,
+        letter.topic,
+        letter.partition,
+        letter.offset,
+        letter.key if len(letter.key or b"") < 1024 else None,
+        None,
+        headers,
+    )
