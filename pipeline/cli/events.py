@@ -14,7 +14,8 @@ from pipeline.cli.views import ConsumeView, detail
 from pipeline.dlq import read_dead_letters
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions
 from pipeline.producer import produce as run_produce
-from pipeline.services.runner import Runner, RunOptions, make_service
+from pipeline.services.guarantees import Guarantee
+from pipeline.services.runner import Runner, RunOptions, ServiceTuning, make_service
 
 # Seeded runs start their simulated clock here, so the same seed gives the same bytes.
 SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -103,6 +104,31 @@ def produce(
     type=click.FloatRange(0, min_open=True),
     help="Stop after this many seconds with nothing to read.",
 )
+@click.option(
+    "--guarantee",
+    type=click.Choice([g.value for g in Guarantee]),
+    help="order-processor, analytics: how a batch commits [exactly-once].",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="order-processor, analytics: local state folder [data/state].",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(1),
+    help="analytics: tumbling window, seconds of event time [60].",
+)
+@click.option(
+    "--grace",
+    type=click.IntRange(0),
+    help="analytics: seconds a window waits for late events [10].",
+)
+@click.option(
+    "--retention",
+    type=click.IntRange(1),
+    help="Seconds of event time a finished order stays in the state [3600].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON snapshots, not a live view.")
 @click.option(
     "--interval",
@@ -121,6 +147,11 @@ def consume(
     batch_size: int,
     max_events: int | None,
     idle_timeout: float | None,
+    guarantee: str | None,
+    state_dir: Path | None,
+    window: int | None,
+    grace: int | None,
+    retention: int | None,
     as_json: bool,
     interval: float,
 ) -> None:
@@ -130,12 +161,19 @@ def consume(
 
     Example: python cli.py consume analytics --json --idle-timeout 10
     """
-    # Another topic gets its own dead-letter topic (`T.dlq`), as `order-events` has.
-    dlq_topic = f"{topic}.dlq" if topic else None
-    settings = settings_of(ctx).with_(topic=topic, db_path=db_path, dlq_topic=dlq_topic)
-    worker = make_service(service, settings)
+    # Another topic gets its own outputs (`T.dlq`, `T.alerts`, `T.stats`), as the default has.
+    derived = {f"{name}_topic": f"{topic}.{name}" for name in ("dlq", "alerts", "stats")}
+    settings = settings_of(ctx).with_(
+        topic=topic, db_path=db_path, state_dir=state_dir, **(derived if topic else {})
+    )
+    tuning = ServiceTuning(window_s=window, grace_s=grace, retention_s=retention)
+    worker = make_service(service, settings, tuning)
     options = RunOptions(
-        group_id=group, batch_size=batch_size, max_events=max_events, idle_timeout_s=idle_timeout
+        group_id=group,
+        batch_size=batch_size,
+        max_events=max_events,
+        idle_timeout_s=idle_timeout,
+        guarantee=Guarantee(guarantee) if guarantee else None,
     )
     with ConsumeView(worker, as_json=as_json, interval_s=interval) as view:
         runner = Runner(settings, worker, options, on_tick=view.tick)

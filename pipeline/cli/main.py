@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli import bench, demo, dev, events, query, registry, schema
+from pipeline.cli import bench, demo, dev, events, query, registry, schema, stats
 from pipeline.config import Settings, load_client_properties
 from pipeline.errors import PipelineError
 
@@ -63,6 +63,7 @@ for command in (
     query.query,
     demo.demo,
     bench.bench,
+    stats.stats,
 ):
     cli.add_command(command)
 

@@ -132,9 +132,9 @@ def detail(service: Service) -> str:
     return str(line()) if callable(line) else ""
 
 
-def render(picture: Picture, events_per_s: float | None = None) -> Table:
+def render(picture: Picture, events_per_s: float | None = None, max_windows: int = 3) -> Table:
     """Windows (newest last) and totals, one column each, as `consume` and `stats` show."""
-    windows = picture.windows[-3:]
+    windows = picture.windows[-max_windows:]
     title = f"order events: {picture.totals.events} in partitions {picture.partitions}"
     table = Table(title=title, show_header=True, expand=False)
     table.add_column("measure")

@@ -328,16 +328,39 @@ def _event(message: Message, decoder: AvroDecoder) -> Event:
 SERVICE_NAMES = ("order-processor", "analytics", "storage")
 
 
-def make_service(name: str, settings: Settings) -> Service:
+@dataclass(frozen=True)
+class ServiceTuning:
+    """The stateful services' knobs (None: their defaults)."""
+
+    window_s: int | None = None
+    grace_s: int | None = None
+    retention_s: int | None = None
+
+
+def make_service(name: str, settings: Settings, tuning: ServiceTuning | None = None) -> Service:
     """The service called `name`, imported only when asked for (storage pulls in SQLite)."""
+    tuning = tuning or ServiceTuning()
+    from pipeline.services.lifecycle import Retention
+
+    retention = Retention()
+    if tuning.retention_s is not None:
+        retention = Retention(finished_ms=tuning.retention_s * 1000)
     if name == "order-processor":
         from pipeline.services.order_processor import OrderProcessor
 
-        return OrderProcessor(settings)
+        return OrderProcessor(settings, retention=retention)
     if name == "analytics":
         from pipeline.services.analytics import Analytics
+        from pipeline.services.windows import Windowing
 
-        return Analytics(settings)
+        windowing = Windowing()
+        if tuning.window_s is not None or tuning.grace_s is not None:
+            windowing = Windowing(
+                size_ms=(tuning.window_s or windowing.size_ms // 1000) * 1000,
+                grace_ms=(windowing.grace_ms // 1000 if tuning.grace_s is None else tuning.grace_s)
+                * 1000,
+            )
+        return Analytics(settings, windowing=windowing, retention=retention)
     if name == "storage":
         from pipeline.services.storage import StorageService
 

@@ -1,0 +1,69 @@
+"""Reading analytics' closed windows back from the stats topic, every partition's, merged.
+
+Read committed, so a window is seen once its transaction committed and never twice; each
+input partition's windows come from whichever instance held it, so the merged picture is
+complete however many instances ran.
+"""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from pipeline import registry_client
+from pipeline.config import Settings
+from pipeline.errors import PipelineError
+from pipeline.kafka import clients
+from pipeline.kafka.admin import Admin
+from pipeline.serde import AvroDecoder, DecodeError
+from pipeline.services.stats import Picture, merge, window_of
+from pipeline.services.windows import ClosedWindow
+
+READ_TIMEOUT_S = 30.0
+
+
+class StatsError(PipelineError):
+    pass
+
+
+def read_windows(settings: Settings, timeout_s: float = READ_TIMEOUT_S) -> list[ClosedWindow]:
+    """Every closed window on the stats topic (none if it does not exist yet)."""
+    topic = settings.stats_topic
+    admin = Admin.from_settings(settings)
+    partitions = admin.partitions(topic)
+    if not partitions:
+        return []
+    ends = admin.offsets(topic, range(partitions), end="stable")
+    todo = {p for p, end in ends.items() if end > 0}
+    config = settings.kafka_config(
+        **{"group.id": f"stats-reader-{time.time_ns()}", "isolation.level": "read_committed"}
+    )
+    consumer = clients.consumer(config)
+    decoder = AvroDecoder(registry_client.connect(settings), registry_client.value_subject(topic))
+    windows: list[ClosedWindow] = []
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in todo])
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.5):
+                error = message.error()
+                if error is None:
+                    windows.append(window_of(decoder.decode(message.value())[1]))
+                elif error.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(error)
+            positions = consumer.position([TopicPartition(topic, p) for p in todo])
+            todo -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+    except KafkaException as exc:
+        raise StatsError(f"cannot read {topic}: {exc.args[0].str()}") from exc
+    except DecodeError as exc:
+        raise StatsError(f"{topic} holds a record that is not order_stats: {exc}") from exc
+    finally:
+        consumer.close()
+    if todo:
+        raise StatsError(f"{topic} not read to its end within {timeout_s:.0f} s")
+    return windows
+
+
+def read_picture(settings: Settings) -> Picture:
+    return merge(read_windows(settings))
