@@ -102,6 +102,7 @@ def state_of(service: StatefulService) -> dict[str, Any]:
                 "records": p.records,
                 "done": round(p.fraction(), 3),
                 "seconds": round(p.seconds, 2),
+                "held": p.partition in service.partitions,
             }
             for p in service.restores.values()
         },
@@ -109,7 +110,8 @@ def state_of(service: StatefulService) -> dict[str, Any]:
 
 
 def state_line(service: StatefulService, summary: RunSummary) -> str:
-    restoring = [p for p in service.restores.values() if not p.done]
+    held = set(service.partitions)
+    restoring = [p for p in service.restores.values() if not p.done and p.partition in held]
     restore = (
         "restoring " + ", ".join(f"[{p.partition}] {p.fraction():.0%}" for p in restoring)
         if restoring

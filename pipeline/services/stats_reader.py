@@ -1,4 +1,4 @@
-"""Reading analytics' closed windows back from the stats topic, every partition's, merged.
+"""Reading outputs back read committed; analytics' closed windows, every partition's, merged.
 
 Read committed, so a window is seen once its transaction committed and never twice; each
 input partition's windows come from whichever instance held it, so the merged picture is
@@ -27,9 +27,10 @@ class StatsError(PipelineError):
     pass
 
 
-def read_windows(settings: Settings, timeout_s: float = READ_TIMEOUT_S) -> list[ClosedWindow]:
-    """Every closed window on the stats topic (none if it does not exist yet)."""
-    topic = settings.stats_topic
+def read_committed(
+    settings: Settings, topic: str, timeout_s: float = READ_TIMEOUT_S
+) -> list[bytes]:
+    """Every committed value of `topic`, to its end as of now (none if it does not exist)."""
     admin = Admin.from_settings(settings)
     partitions = admin.partitions(topic)
     if not partitions:
@@ -37,11 +38,10 @@ def read_windows(settings: Settings, timeout_s: float = READ_TIMEOUT_S) -> list[
     ends = admin.offsets(topic, range(partitions), end="stable")
     todo = {p for p, end in ends.items() if end > 0}
     config = settings.kafka_config(
-        **{"group.id": f"stats-reader-{time.time_ns()}", "isolation.level": "read_committed"}
+        **{"group.id": f"reader-{time.time_ns()}", "isolation.level": "read_committed"}
     )
     consumer = clients.consumer(config)
-    decoder = AvroDecoder(registry_client.connect(settings), registry_client.value_subject(topic))
-    windows: list[ClosedWindow] = []
+    values: list[bytes] = []
     try:
         consumer.assign([TopicPartition(topic, p, 0) for p in todo])
         deadline = time.monotonic() + timeout_s
@@ -49,20 +49,31 @@ def read_windows(settings: Settings, timeout_s: float = READ_TIMEOUT_S) -> list[
             for message in consumer.consume(1000, 0.5):
                 error = message.error()
                 if error is None:
-                    windows.append(window_of(decoder.decode(message.value())[1]))
+                    values.append(message.value() or b"")
                 elif error.code() != KafkaError._PARTITION_EOF:
                     raise KafkaException(error)
             positions = consumer.position([TopicPartition(topic, p) for p in todo])
             todo -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
     except KafkaException as exc:
         raise StatsError(f"cannot read {topic}: {exc.args[0].str()}") from exc
-    except DecodeError as exc:
-        raise StatsError(f"{topic} holds a record that is not order_stats: {exc}") from exc
     finally:
         consumer.close()
     if todo:
         raise StatsError(f"{topic} not read to its end within {timeout_s:.0f} s")
-    return windows
+    return values
+
+
+def read_windows(settings: Settings) -> list[ClosedWindow]:
+    """Every closed window on the stats topic."""
+    topic = settings.stats_topic
+    values = read_committed(settings, topic)
+    if not values:
+        return []
+    decoder = AvroDecoder(registry_client.connect(settings), registry_client.value_subject(topic))
+    try:
+        return [window_of(decoder.decode(value)[1]) for value in values]
+    except DecodeError as exc:
+        raise StatsError(f"{topic} holds a record that is not order_stats: {exc}") from exc
 
 
 def read_picture(settings: Settings) -> Picture:

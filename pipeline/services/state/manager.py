@@ -129,8 +129,7 @@ class StateManager:
             if ref.topic != self.settings.topic:
                 continue
             store = self._stores.pop(ref.partition, None)
-            self._staged.pop(ref.partition, None)
-            self.restores.pop(ref.partition, None)
+            self._staged.pop(ref.partition, None)  # its restore stays on record (the views)
             if store is not None:
                 store.close()  # uncommitted changes (if any) are forgotten with it
 
