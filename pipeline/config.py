@@ -40,10 +40,16 @@ class Settings:
     stats_topic: str = "order-stats"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then the usual environment variables, then explicit overrides (flags)."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Defaults (the class's, then `defaults`, e.g. the running local stack's addresses),
+        then the usual environment variables, then explicit overrides (flags)."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(defaults or {})
         if env.get("KAFKA_BOOTSTRAP_SERVERS"):
             values["bootstrap_servers"] = env["KAFKA_BOOTSTRAP_SERVERS"]
         if env.get("SCHEMA_REGISTRY_URL"):

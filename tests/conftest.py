@@ -42,6 +42,22 @@ def registry_url(kafka_bootstrap: str) -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL: the server named by `TEST_POSTGRES_URL` (never the user's
+    `AUDIT_STORE_URL`), or one started from the machine's server programs on a free port.
+    Its database `orders` is owned by the URL's role, which may create throwaway databases.
+    """
+    existing = os.environ.get("TEST_POSTGRES_URL")
+    if existing:
+        yield existing
+        return
+    from pipeline.devstack.testing import running_test_postgres
+
+    with running_test_postgres(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
+
+
 @pytest.fixture
 def unique() -> Callable[[str], str]:
     """Names that no other test uses: topics, groups, subjects."""

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from pipeline.cli.common import format_duration
+from pipeline.devstack import postgres as pg
 from pipeline.devstack import stack
 from pipeline.devstack.layout import DevStackSettings
 
@@ -25,6 +26,9 @@ def dev_options(command: Any) -> Any:
         click.option("--controller-port", type=click.IntRange(1, 65535)),
         click.option("--registry-port", type=click.IntRange(1, 65535)),
         click.option("--heap", help="Broker JVM maximum heap, e.g. 512m or 1g."),
+        click.option(
+            "--postgres-port", type=click.IntRange(1, 65535), help="PostgreSQL's port (5432)."
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -35,6 +39,14 @@ def dev_settings(given: dict[str, Any]) -> DevStackSettings:
     """Defaults, then what the last `dev up` in this home used, then the flags given now."""
     base = stack.remembered(DevStackSettings(home=given.pop("home") or DevStackSettings().home))
     return dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
+def local_stack_defaults() -> dict[str, str]:
+    """The addresses of the local stack running from this folder (`.devstack`), as Settings
+    defaults: after `dev up --kafka-port 19092` every command finds it without flags."""
+    running = stack.running_addresses(stack.remembered(DevStackSettings()))
+    fields = {"kafka": "bootstrap_servers", "registry": "registry_url"}
+    return {fields[part]: address for part, address in running.items() if part in fields}
 
 
 @click.group()
@@ -48,13 +60,20 @@ def dev() -> None:
 @dev.command("up")
 @dev_options
 @click.option("--no-registry", is_flag=True, help="Start only the Kafka broker.")
-def dev_up(no_registry: bool, **given: Any) -> None:
-    """Start Kafka (and the registry); return once they answer.
+@click.option(
+    "--postgres/--no-postgres",
+    default=None,
+    help="Also run PostgreSQL for the audit store (kept for later `up`s until --no-postgres).",
+)
+def dev_up(no_registry: bool, postgres: bool | None, **given: Any) -> None:
+    """Start Kafka (and the registry, and PostgreSQL if asked); return once they answer.
 
-    Example: python cli.py dev up --kafka-port 19092
+    Example: python cli.py dev up --kafka-port 19092 --postgres
     """
     settings = dev_settings(given)
     settings = dataclasses.replace(settings, with_registry=not no_registry)
+    if postgres is not None:
+        settings = dataclasses.replace(settings, with_postgres=postgres)
     click.echo(f"Starting the local stack in {settings.home} ...")
     result = stack.up(settings)
     for part in result.already_running:
@@ -66,6 +85,8 @@ def dev_up(no_registry: bool, **given: Any) -> None:
         + (f", schema registry at {settings.registry_url}" if settings.with_registry else "")
         + f" ({result.seconds:.1f} s)"
     )
+    if settings.with_postgres:
+        click.echo(f"PostgreSQL at {pg.url(settings)} (read-only role: {pg.READER})")
 
 
 @dev.command("fetch")
@@ -106,10 +127,29 @@ def dev_status(**given: Any) -> None:
         click.echo(line)
     if report.topics:
         click.echo("topics: " + ", ".join(report.topics))
+    for name in report.missing:
+        click.echo(f"{name} is not running though the last `dev up` started it.")
     if any(part.state == "died" for part in report.parts):
-        click.echo("A part died; see `python cli.py dev logs`, then `python cli.py dev up`.")
-    if any(part.state in ("died", "not answering") for part in report.parts):
+        click.echo("A part died; see `python cli.py dev logs`.")
+    if not report.healthy:
+        click.echo("Start what is missing with `python cli.py dev up`.")
         sys.exit(1)
+    exports = export_lines(report)
+    if exports:
+        click.echo("Commands run here use these addresses; elsewhere, or for other tools:")
+        for line in exports:
+            click.echo(f"  {line}")
+
+
+def export_lines(report: stack.StackStatus) -> list[str]:
+    """Shell lines that point other tools at the running parts."""
+    names = {"kafka": "KAFKA_BOOTSTRAP_SERVERS", "registry": "SCHEMA_REGISTRY_URL"}
+    names[pg.PART] = "AUDIT_STORE_URL"
+    return [
+        f"export {names[part.name]}={part.address}"
+        for part in report.parts
+        if part.state == "running"
+    ]
 
 
 @dev.command("logs")
@@ -126,13 +166,13 @@ def dev_logs(part: str, lines: int, **given: Any) -> None:
 
 @dev.command("reset")
 @dev_options
-@click.option("--yes", is_flag=True, help="Confirm: wipe every topic and registered schema.")
+@click.option("--yes", is_flag=True, help="Confirm: wipe every topic, schema and PostgreSQL table.")
 def dev_reset(yes: bool, **given: Any) -> None:
-    """Stop the stack and wipe its data.
+    """Stop the stack and wipe its data (Kafka's topics and schemas, PostgreSQL's data).
 
     Example: python cli.py dev reset --yes
     """
     if not yes:
-        raise click.UsageError("this wipes every topic and schema; add --yes to confirm")
+        raise click.UsageError("this wipes every topic, schema and table; add --yes to confirm")
     for line in stack.reset(dev_settings(given)):
         click.echo(line)

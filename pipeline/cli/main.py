@@ -47,6 +47,7 @@ def cli(
     """
     props = load_client_properties(client_properties) if client_properties else None
     ctx.obj = Settings.from_env(
+        defaults=dev.local_stack_defaults(),
         bootstrap_servers=bootstrap_servers,
         registry_url=registry_url,
         client_properties=props,

@@ -136,3 +136,30 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def ensure_wipeable(settings: DevStackSettings) -> None:
+    """Refuse to wipe a data folder that is not this stack's Kafka storage (a mistyped
+    `--data-dir` must never cost the user a folder): it must be empty, or formatted with
+    this stack's cluster id."""
+    data = settings.kafka_data
+    if not data.exists() or not any(data.iterdir()):
+        return
+    id_file = settings.cluster_id_file
+    ours = id_file.read_text().strip() if id_file.exists() else ""
+    meta = data / "meta.properties"
+    theirs = _property(meta.read_text(errors="replace"), "cluster.id") if meta.is_file() else None
+    if not ours or theirs != ours:
+        raise DevStackError(
+            f"refusing to wipe {data}: it does not hold this stack's Kafka data "
+            f"(no meta.properties with cluster id {ours or '(none recorded)'}); "
+            "remove it yourself if you mean to"
+        )
+
+
+def _property(text: str, key: str) -> str | None:
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == key:
+            return value.strip()
+    return None

@@ -25,6 +25,11 @@ class DevStackSettings:
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 30.0
     with_registry: bool = True
+    with_postgres: bool = False
+    postgres_port: int = 5432
+    # Test sessions only: processes stop when the process that started them dies, so a
+    # killed test run leaves nothing behind (`dev up`'s processes outlive the CLI).
+    tethered: bool = False
 
     @property
     def kafka_data(self) -> Path:
@@ -37,6 +42,10 @@ class DevStackSettings:
     @property
     def registry_url(self) -> str:
         return f"http://{self.host}:{self.registry_port}"
+
+    @property
+    def postgres_data(self) -> Path:
+        return self.home / "postgres-data"
 
     # Files of the running stack, all under `home` (git-ignored).
     @property

@@ -37,20 +37,29 @@ def marker(home: Path) -> str:
     return f"orderpipeline.devstack={home.resolve()}"
 
 
-def find_running(pid_file: Path, mark: str) -> Running | None:
-    """The live process behind `pid_file`, or None (removing the file if it is stale)."""
+def find_running(pid_file: Path, mark: str, remove_stale: bool = True) -> Running | None:
+    """The live process behind `pid_file`, or None (removing the file if it is stale and
+    `remove_stale`: a mere look, such as finding the stack's addresses, keeps it so that
+    `dev status` can still say the part died)."""
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
     try:
         proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE or not any(mark in a for a in proc.cmdline()):
+        if proc.status() == psutil.STATUS_ZOMBIE or not carries_marker(proc.cmdline(), mark):
             raise psutil.NoSuchProcess(pid)
         return Running(pid=pid, started_at=proc.create_time(), rss_bytes=proc.memory_info().rss)
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        pid_file.unlink(missing_ok=True)
+        if remove_stale:
+            pid_file.unlink(missing_ok=True)
         return None
+
+
+def carries_marker(cmdline: list[str], mark: str) -> bool:
+    """The marker as a whole argument (`-D` prefixed for a JVM): a stack in `/a/stack` is not
+    the one in `/a/stack2`."""
+    return any(arg in (mark, f"-D{mark}") for arg in cmdline)
 
 
 def start_detached(command: list[str], log_file: Path, pid_file: Path) -> subprocess.Popen[bytes]:
@@ -68,11 +77,11 @@ def start_detached(command: list[str], log_file: Path, pid_file: Path) -> subpro
     return proc
 
 
-def stop_process(pid: int, timeout_s: float) -> bool:
-    """SIGTERM, wait, then SIGKILL. Returns True if it stopped gracefully."""
+def stop_process(pid: int, timeout_s: float, stop_signal: int = signal.SIGTERM) -> bool:
+    """`stop_signal`, wait, then SIGKILL. Returns True if it stopped gracefully."""
     try:
         proc = psutil.Process(pid)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)
         proc.wait(timeout=timeout_s)
         return True
     except psutil.NoSuchProcess:

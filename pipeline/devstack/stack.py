@@ -1,4 +1,4 @@
-"""`dev up / down / status / logs / reset`: the local Kafka broker and schema registry."""
+"""`dev up / down / status / logs / reset`: the local Kafka broker, registry and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,19 +7,23 @@ import os
 import shutil
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
 
-from pipeline.devstack import kafka, processes
-from pipeline.devstack.jars import java_executable, kafka_classpath
+from pipeline.devstack import kafka, parts, postgres, processes
 from pipeline.devstack.layout import DevStackSettings
+from pipeline.devstack.parts import PARTS, REGISTRY, start_kafka
+from pipeline.devstack.postgres_tools import ensure_reachable, find_tools
 from pipeline.errors import DevStackError
 
-REGISTRY = "registry"
-PARTS = (kafka.PART, REGISTRY)
+__all__ = ["PARTS", "REGISTRY", "down", "logs", "reset", "start_kafka", "status", "up"]
+
+WINDOWS_HINT = (
+    "the local stack does not run on native Windows: use Docker Desktop's stack "
+    "(`docker compose up -d`, then this CLI as usual) or run `python cli.py dev up` inside WSL"
+)
+# Never carried from one command to the next: a test session's own choice.
+_NOT_REMEMBERED = {"home", "tethered"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,12 @@ class StackStatus:
     parts: tuple[PartStatus, ...]
     topics: tuple[str, ...]
     home: Path
+    missing: tuple[str, ...] = ()  # wanted by the last `up`, not running while others are
+
+    @property
+    def healthy(self) -> bool:
+        bad = any(part.state in ("died", "not answering") for part in self.parts)
+        return not bad and not self.missing
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ def remembered(settings: DevStackSettings) -> DevStackSettings:
         saved = json.loads(settings.state_file.read_text())
     except (OSError, ValueError):
         return settings
-    known = {f.name for f in fields(DevStackSettings)} - {"home"}
+    known = {f.name for f in fields(DevStackSettings)} - _NOT_REMEMBERED
     values = {k: v for k, v in saved.items() if k in known}
     if values.get("data_dir"):
         values["data_dir"] = Path(values["data_dir"])
@@ -61,123 +71,98 @@ def remembered(settings: DevStackSettings) -> DevStackSettings:
 
 def fetch(settings: DevStackSettings) -> list[str]:
     """Check the tools and resolve the broker's jars; return the classpath entries."""
-    return _tools(settings)[1].split(os.pathsep)
+    return parts.tools(settings)[1].split(os.pathsep)
 
 
-def _tools(settings: DevStackSettings) -> tuple[str, str]:
-    """The `java` to run and the broker's classpath (Java checked first, then Maven)."""
-    java = java_executable()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    return java, kafka_classpath(settings)
+def current_platform() -> str:
+    return sys.platform
 
 
 def up(settings: DevStackSettings) -> UpResult:
+    """Start what is wanted and not running. Every tool and port is checked before anything
+    starts, and if a part fails, the parts this call started are stopped again."""
+    if current_platform() == "win32":
+        raise DevStackError(WINDOWS_HINT)
     began = time.monotonic()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    wanted = wanted_parts(settings)
+    preflight(settings, [part for part in wanted if not parts.running(settings, part)])
     started: list[str] = []
     already: list[str] = []
-    settings.home.mkdir(parents=True, exist_ok=True)
-    (started if start_kafka(settings) else already).append(kafka.PART)
-    if settings.with_registry:
-        (started if start_registry(settings) else already).append(REGISTRY)
+    try:
+        for part in wanted:
+            (started if parts.STARTERS[part](settings) else already).append(part)
+    except BaseException:  # Ctrl-C too: nothing half-started stays behind
+        for part in reversed(started):
+            parts.stop(settings, part)
+        raise
     _remember(settings)
     return UpResult(tuple(started), tuple(already), time.monotonic() - began)
 
 
-def start_kafka(settings: DevStackSettings) -> bool:
-    """Start the broker unless it already runs; return only once it answers metadata."""
-    pid_file, log_file = settings.pid_file(kafka.PART), settings.log_file(kafka.PART)
-    if processes.find_running(pid_file, processes.marker(settings.home)):
-        _await(settings, kafka.PART, lambda: kafka.answers_metadata(settings.bootstrap), None)
-        return False
-    java, classpath = _tools(settings)  # before the ports: a missing Java is said first
-    processes.ensure_port_free(settings.host, settings.kafka_port, "Kafka broker")
-    processes.ensure_port_free(settings.host, settings.controller_port, "Kafka controller")
-    command = kafka.prepare(settings, java, classpath)
-    proc = processes.start_detached(command, log_file, pid_file)
-    _await(settings, kafka.PART, lambda: kafka.answers_metadata(settings.bootstrap), proc)
-    return True
+def wanted_parts(settings: DevStackSettings) -> list[str]:
+    flags = {REGISTRY: settings.with_registry, postgres.PART: settings.with_postgres}
+    return [part for part in PARTS if flags.get(part, True)]
 
 
-def start_registry(settings: DevStackSettings) -> bool:
-    """Start the schema registry (after Kafka) unless it runs; return once it answers HTTP."""
-    pid_file, log_file = settings.pid_file(REGISTRY), settings.log_file(REGISTRY)
-    if processes.find_running(pid_file, processes.marker(settings.home)):
-        _await(settings, REGISTRY, lambda: registry_answers(settings.registry_url), None)
-        return False
-    processes.ensure_port_free(settings.host, settings.registry_port, "schema registry")
-    command = [sys.executable, "-X", processes.marker(settings.home), "-m", "pipeline.registry"]
-    command += ["--bootstrap-servers", settings.bootstrap]
-    command += ["--host", settings.host, "--port", str(settings.registry_port)]
-    proc = processes.start_detached(command, log_file, pid_file)
-    _await(settings, REGISTRY, lambda: registry_answers(settings.registry_url), proc)
-    return True
-
-
-def _await(settings: DevStackSettings, part: str, ready: Any, proc: Any) -> None:
-    """Wait for `ready()`; on death or timeout stop what was started and show the log."""
-    if processes.wait_until(lambda: ready() or _died(proc), settings.start_timeout_s):
-        if not _died(proc):
-            return
-        what = "exited during start"
-    else:
-        what = f"did not answer within {settings.start_timeout_s:.0f} s"
-    _stop_part(settings, part)
-    log = settings.log_file(part)
-    raise DevStackError(f"{part} {what}; last lines of {log}:\n{kafka.log_tail(log)}")
-
-
-def _died(proc: Any) -> bool:
-    return proc is not None and proc.poll() is not None
-
-
-def registry_answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/subjects", timeout=2) as response:
-            return bool(response.status == 200)
-    except urllib.error.HTTPError as exc:
-        return exc.code == 401  # up, but behind basic auth
-    except OSError:
-        return False
+def preflight(settings: DevStackSettings, to_start: list[str]) -> None:
+    """Tools first (a missing Java or PostgreSQL is said first), then every port."""
+    ports: list[tuple[int, str]] = []
+    if kafka.PART in to_start:
+        parts.tools(settings)
+        ports += [(settings.kafka_port, "Kafka broker")]
+        ports += [(settings.controller_port, "Kafka controller")]
+    if REGISTRY in to_start:
+        ports.append((settings.registry_port, "schema registry"))
+    if postgres.PART in to_start:
+        ensure_reachable(find_tools(), settings.postgres_data)
+        ports.append((settings.postgres_port, "PostgreSQL"))
+    seen: dict[int, str] = {}
+    for port, what in ports:
+        if port in seen:
+            raise DevStackError(f"port {port} is given to both the {seen[port]} and {what}")
+        seen[port] = what
+        processes.ensure_port_free(settings.host, port, what)
 
 
 def down(settings: DevStackSettings) -> list[str]:
-    """Stop the registry, then the broker (controlled shutdown). Returns what was done."""
-    return [_stop_part(settings, part) for part in reversed(PARTS)]
-
-
-def _stop_part(settings: DevStackSettings, part: str) -> str:
-    pid_file = settings.pid_file(part)
-    running = processes.find_running(pid_file, processes.marker(settings.home))
-    if running is None:
-        return f"{part}: not running"
-    graceful = processes.stop_process(running.pid, settings.stop_timeout_s)
-    pid_file.unlink(missing_ok=True)
-    how = "stopped" if graceful else f"killed (no exit within {settings.stop_timeout_s:.0f} s)"
-    return f"{part}: {how} (pid {running.pid})"
+    """Stop PostgreSQL, the registry, then the broker. Returns what was done (a part that
+    was neither running nor wanted is not mentioned)."""
+    wanted = wanted_parts(settings)
+    done = [(part, parts.stop(settings, part)) for part in reversed(PARTS)]
+    return [line for part, line in done if part in wanted or not line.endswith("not running")]
 
 
 def status(settings: DevStackSettings) -> StackStatus:
-    checks = {
-        kafka.PART: (settings.bootstrap, lambda: kafka.answers_metadata(settings.bootstrap)),
-        REGISTRY: (settings.registry_url, lambda: registry_answers(settings.registry_url)),
-    }
-    parts = tuple(_part_status(settings, name, *checks[name]) for name in PARTS)
+    found = tuple(_part_status(settings, name) for name in PARTS)
     topics: tuple[str, ...] = ()
-    if parts[0].state == "running":
+    if found[0].state == "running":
         topics = tuple(kafka.topic_names(settings.bootstrap))
-    return StackStatus(parts, topics, settings.home)
+    wanted = wanted_parts(settings)
+    shown = tuple(p for p in found if p.name in wanted or p.state != "stopped")
+    missing: tuple[str, ...] = ()
+    if any(p.state != "stopped" for p in shown):
+        missing = tuple(p.name for p in shown if p.name in wanted and p.state == "stopped")
+    return StackStatus(shown, topics, settings.home, missing)
 
 
-def _part_status(settings: DevStackSettings, name: str, address: str, ready: Any) -> PartStatus:
-    pid_file = settings.pid_file(name)
-    had_pid_file = pid_file.exists()
-    running = processes.find_running(pid_file, processes.marker(settings.home))
+def _part_status(settings: DevStackSettings, name: str) -> PartStatus:
+    had_pid_file = settings.pid_file(name).exists()
+    running = parts.running(settings, name)
+    address = parts.address(settings, name)
     if running is None:
         # A pid file without its process: it died without `dev down` (crash, kill -9, OOM).
         return PartStatus(name, "died" if had_pid_file else "stopped", address)
-    state = "running" if ready() else "not answering"
+    state = "running" if parts.answers(settings, name) else "not answering"
     uptime = time.time() - running.started_at
     return PartStatus(name, state, address, running.pid, uptime, running.rss_bytes)
+
+
+def running_addresses(settings: DevStackSettings) -> dict[str, str]:
+    """The addresses of this home's parts whose processes are alive, by part name (a look
+    only: pid files of dead parts stay for `dev status` to report)."""
+    alive = [part for part in PARTS if parts.running(settings, part, remove_stale=False)]
+    return {part: parts.address(settings, part) for part in alive}
 
 
 def logs(settings: DevStackSettings, part: str, lines: int) -> str:
@@ -187,13 +172,24 @@ def logs(settings: DevStackSettings, part: str, lines: int) -> str:
 
 
 def reset(settings: DevStackSettings) -> list[str]:
-    """Stop everything and wipe the broker's data (topics, the registry's `_schemas`)."""
+    """Stop everything and wipe the stack's data: topics, `_schemas`, the PostgreSQL data.
+
+    A folder that does not hold this stack's data is refused before anything stops.
+    """
+    kafka.ensure_wipeable(settings)
+    pg_data = settings.postgres_data
+    if pg_data.exists() and any(pg_data.iterdir()) and not postgres.holds_our_data(pg_data):
+        raise DevStackError(f"refusing to wipe {pg_data}: it is not this stack's PostgreSQL data")
     done = down(settings)
-    shutil.rmtree(settings.kafka_data, ignore_errors=True)
-    done.append(f"data wiped: {settings.kafka_data}")
+    for data in (settings.kafka_data, pg_data):
+        if data.exists():
+            shutil.rmtree(data)
+            done.append(f"data wiped: {data}")
     return done
 
 
 def _remember(settings: DevStackSettings) -> None:
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()}
+    for key in _NOT_REMEMBERED - {"home"}:
+        saved.pop(key, None)
     settings.state_file.write_text(json.dumps(saved, indent=2) + "\n")

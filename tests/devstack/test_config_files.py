@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from pipeline.config import DEFAULT_BOOTSTRAP, DEFAULT_REGISTRY_URL
-from pipeline.devstack import jars, kafka
+from pipeline.devstack import jars, kafka, postgres
 from pipeline.devstack.layout import DevStackSettings
 from pipeline.errors import MissingToolError
 from tests.paths import REPO_ROOT as PROJECT_ROOT
@@ -80,3 +80,21 @@ def test_docker_compose_agrees_with_the_cli_defaults() -> None:
     assert registry_env["SCHEMA_REGISTRY_KAFKASTORE_TOPIC"] == "_schemas"
     assert DevStackSettings().kafka_port == int(kafka_port)
     assert DevStackSettings().registry_port == int(registry_port)
+
+
+def test_docker_composes_postgres_agrees_with_dev_up_postgres() -> None:
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    service = compose["services"]["postgres"]
+    port = DevStackSettings().postgres_port
+    assert port == 5432
+    assert service["ports"] == [f"127.0.0.1:{port}:{port}"]  # trust auth: loopback only
+    assert service["environment"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+    assert service["environment"]["POSTGRES_USER"] == postgres.SUPERUSER
+    # The same script makes the database and roles in both stacks.
+    script, target = service["volumes"][1].split(":")[:2]
+    assert (PROJECT_ROOT / script).resolve() == postgres.INIT_SQL
+    assert target.startswith("/docker-entrypoint-initdb.d/")
+    sql = postgres.INIT_SQL.read_text()
+    assert f"CREATE DATABASE {postgres.DATABASE} OWNER {postgres.WRITER}" in sql
+    assert f"GRANT pg_read_all_data TO {postgres.READER}" in sql
+    assert int(service["image"].split(":")[1]) >= 14  # pg_read_all_data
