@@ -134,8 +134,11 @@ class OutputProducer:
         raise TransactionError(f"output not stored: {detail}")
 
     def commit(self, offsets: Sequence[TopicPartition], group_metadata: object) -> None:
-        """Commit the transaction with the consumed `offsets`; raises if it was aborted."""
-        self.flush()
+        """Commit the transaction with the consumed `offsets`; raises if it was aborted.
+
+        No flush first: `commit_transaction` flushes (serving the delivery reports) and
+        fails if anything was not stored, so the offsets go out while the records do."""
+        self._serve(lambda p: p.poll(0))
         if offsets:
             wanted = list(offsets)
             self._call(
@@ -143,6 +146,10 @@ class OutputProducer:
                 "adding the consumed offsets to the transaction",
             )
         self._call(lambda p: p.commit_transaction(self.timeout_s), "committing the transaction")
+        self._serve(lambda p: p.poll(0))  # delivery reports not served by the commit
+        failed, self._failed = self._failed, None
+        if failed is not None or self._broken:  # cannot be after a commit; never count it
+            raise TransactionFatal(f"committed, yet a delivery failed: {failed}")
         self.committed += 1
         self.last_commit_at = time.time()
 
