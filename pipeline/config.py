@@ -30,14 +30,13 @@ class Settings:
     topic: str = "order-events"
     alerts_topic: str = "order-alerts"
     dlq_topic: str = "order-events.dlq"
+    stats_topic: str = "order-stats"
     partitions: int = 6
     db_path: Path = Path("data/audit.db")
     # Raw librdkafka properties (SASL/SSL for a managed cluster), passed through untouched.
     client_properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Where stateful services keep their local state (a folder per group, topic, instance).
     state_dir: Path = Path("data/state")
-    # Analytics' closed windows (`T.stats` for an input topic T other than the default).
-    stats_topic: str = "order-stats"
 
     @classmethod
     def from_env(
@@ -66,6 +65,20 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with `changes`; a change given as None (a flag not used) is ignored."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def reading(self, topic: str | None) -> Settings:
+        """A pipeline on input `topic`: what it writes is named after it (`T.dlq`, `T.alerts`,
+        `T.stats`), so two pipelines on one cluster never mix. The default topic, or None,
+        keeps the names as they are."""
+        if topic is None or topic == self.topic:
+            return self
+        return replace(
+            self,
+            topic=topic,
+            dlq_topic=f"{topic}.dlq",
+            alerts_topic=f"{topic}.alerts",
+            stats_topic=f"{topic}.stats",
+        )
 
     def kafka_config(self, **extra: Any) -> dict[str, Any]:
         """librdkafka configuration: connection, the user's properties, then the caller's."""

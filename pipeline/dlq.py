@@ -1,25 +1,38 @@
 """The dead-letter topic: what a service cannot read or refuses, copied there byte for byte.
 
 A dead letter keeps the original key, value and headers, and adds headers saying why and
-where it came from: `dlq.kind` (not-wire-format, unknown-schema-id, corrupt-avro, refused),
-`dlq.reason` (human-readable), `dlq.service`, `dlq.topic`, `dlq.partition`, `dlq.offset`.
+where it came from: `dlq.kind` (not-wire-format, unknown-schema-id, corrupt-avro, refused,
+handler-error), `dlq.reason` (human-readable), `dlq.service`, `dlq.topic`,
+`dlq.partition`, `dlq.offset`.
+
+A message too large for the dead-letter topic (its `max.message.bytes`, read once) cannot
+be copied; neither can one the broker refuses for what it is. Its letter, of kind
+`oversized`, carries no body: the reason it was dead-lettered (`dlq.original-kind` and the
+reason), its size (`dlq.size`), its coordinates and the SHA-256 of its value
+(`dlq.sha256`), so it can be found in the source topic. Such a letter is never fatal.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.kafka import clients
-from pipeline.kafka.checked_producer import CheckedProducer
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.checked_producer import CheckedProducer, Headers
 
 READ_TIMEOUT_S = 10.0
+# Room kept for the record batch's own framing when judging whether a letter fits.
+FRAMING_BYTES = 512
+KEY_LIMIT = 1024  # a larger key is left out of an oversized letter (its digest stays)
 
 
 class DeadLetterError(PipelineError):
@@ -37,8 +50,9 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    about: tuple[tuple[str, bytes], ...] = ()  # more dlq.* headers (an oversized letter's)
 
-    def kafka_headers(self) -> list[tuple[str, str | bytes | None]]:
+    def kafka_headers(self) -> Headers:
         return [
             *self.headers,
             ("dlq.kind", self.kind.encode()),
@@ -47,23 +61,115 @@ class DeadLetter:
             ("dlq.topic", self.topic.encode()),
             ("dlq.partition", str(self.partition).encode()),
             ("dlq.offset", str(self.offset).encode()),
+            *self.about,
         ]
+
+    def size(self) -> int:
+        """Bytes of key, value and headers (the record's framing comes on top)."""
+        body = len(self.key or b"") + len(self.value or b"")
+        return body + sum(len(k) + len(v or b"") for k, v in self.kafka_headers())
 
 
 class DeadLetterWriter:
     """Produces dead letters; `flush()` returns only when every one is safely stored."""
 
     def __init__(self, settings: Settings) -> None:
-        self._out = CheckedProducer(settings, settings.dlq_topic, DeadLetterError)
+        self._settings = settings
+        self._limit: int | None = None  # the topic's max.message.bytes, read on first use
+        self._kinds: Counter[str] = Counter()
+        self._out: CheckedProducer | None = None
 
     def send(self, letter: DeadLetter) -> None:
-        self._out.send(letter.value, letter.key, letter.kafka_headers())
+        out = self._producer()
+        if letter.size() + FRAMING_BYTES > self._limit_bytes():
+            letter = oversized(letter, f"larger than {self._settings.dlq_topic} takes")
+        self._kinds[letter.kind] += 1
+        out.send(letter.value, letter.key, letter.kafka_headers())
 
-    def flush(self) -> None:
-        self._out.flush()
+    def flush(self) -> Counter[str]:
+        """Until every letter is stored; returns how many of each kind were written."""
+        if self._out is not None:
+            self._out.flush()
+        kinds, self._kinds = self._kinds, Counter()
+        return kinds
+
+    def _producer(self) -> CheckedProducer:
+        if self._out is None:
+            # The client takes a letter as large as the topic does (its own default is
+            # lower, so a message near the broker's limit could not be copied at all).
+            limit = self._limit_bytes()
+            self._out = CheckedProducer(
+                self._settings,
+                self._settings.dlq_topic,
+                DeadLetterError,
+                on_refused=self._refused,
+                config={"message.max.bytes": max(1_000_000, limit + FRAMING_BYTES)},
+            )
+        return self._out
+
+    def _limit_bytes(self) -> int:
+        if self._limit is None:
+            config = Admin.from_settings(self._settings).config(self._settings.dlq_topic)
+            self._limit = int(config.get("max.message.bytes", "1048588"))
+        return self._limit
+
+    def _refused(
+        self, error: KafkaError, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> bool:
+        """The broker or the client refused a letter for what it is: send its digest."""
+        letter = _letter_of(key, value, headers)
+        if letter is None or letter.kind == "oversized":
+            return False  # not a letter of ours, or already the smallest it can be
+        replacement = oversized(letter, f"refused by {self._settings.dlq_topic}: {error.str()}")
+        self._kinds[letter.kind] -= 1
+        self._kinds["oversized"] += 1
+        assert self._out is not None
+        self._out.send(replacement.value, replacement.key, replacement.kafka_headers())
+        return True
 
     def close(self) -> None:
-        self._out.close()
+        if self._out is not None:
+            self._out.close()
+
+
+def oversized(letter: DeadLetter, why: str) -> DeadLetter:
+    """The letter without its body: why it was dead-lettered, its size, where, a digest."""
+    value = letter.value or b""
+    key = letter.key if letter.key is None or len(letter.key) <= KEY_LIMIT else None
+    reason = f"{letter.kind}: {letter.reason}; the {len(value)}-byte message is not copied ({why})"
+    about = (
+        ("dlq.original-kind", letter.kind.encode()),
+        ("dlq.size", str(len(value)).encode()),
+        ("dlq.sha256", hashlib.sha256(value).hexdigest().encode()),
+        ("dlq.headers-left-out", str(len(letter.headers)).encode()),
+    )
+    return replace(
+        letter, kind="oversized", reason=reason, key=key, value=None, headers=(), about=about
+    )
+
+
+def _letter_of(key: bytes | None, value: bytes | None, headers: Headers) -> DeadLetter | None:
+    """A letter rebuilt from what was produced (its dlq.* headers say what it was)."""
+    own = {k: (v or b"") for k, v in headers if k.startswith("dlq.")}
+    theirs = tuple(
+        (k, v.encode() if isinstance(v, str) else (v or b""))
+        for k, v in headers
+        if not k.startswith("dlq.")
+    )
+    if "dlq.kind" not in own:
+        return None
+    text = {k: (v.decode(errors="replace") if isinstance(v, bytes) else v) for k, v in own.items()}
+    return DeadLetter(
+        kind=text["dlq.kind"],
+        reason=text.get("dlq.reason", ""),
+        service=text.get("dlq.service", ""),
+        topic=text.get("dlq.topic", ""),
+        partition=int(text.get("dlq.partition", "0")),
+        offset=int(text.get("dlq.offset", "0")),
+        key=key,
+        value=value,
+        headers=theirs,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +186,7 @@ class DeadLetterRecord:
         h = self.headers.get
         when = datetime.fromtimestamp(self.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
         origin = f"{h('dlq.topic', '?')}[{h('dlq.partition', '?')}]@{h('dlq.offset', '?')}"
-        size = 0 if self.value is None else len(self.value)
+        size = h("dlq.size") or (0 if self.value is None else len(self.value))
         return (
             f"#{self.offset} {when} {h('dlq.service', '?')} {h('dlq.kind', '?')} "
             f"from {origin}, {size} bytes: {h('dlq.reason', '')}"
@@ -91,7 +197,7 @@ class DeadLetterRecord:
             "offset": self.offset,
             "timestamp_ms": self.timestamp_ms,
             "key": None if self.key is None else self.key.decode(errors="replace"),
-            "size": 0 if self.value is None else len(self.value),
+            "size": int(self.headers.get("dlq.size", 0 if self.value is None else len(self.value))),
             "headers": self.headers,
         }
 

@@ -1,8 +1,10 @@
 """The order lifecycle: its statuses, the rules of legal transitions, and a generator of events.
 
-An order moves PLACED → CONFIRMED → SHIPPED → DELIVERED, one step at a time. `judge()` is the
-pure rule the order processor applies to each event; `generate_events()` yields realistic,
-interleaved lifecycles (optionally with injected anomalies), reproducible from a seed.
+An order moves PLACED → CONFIRMED → SHIPPED → DELIVERED, one step at a time; since schema v3
+it may instead end CANCELLED, legally from PLACED or CONFIRMED (after SHIPPED it is an
+alert), and nothing follows a cancellation. `judge()` is the pure rule the order processor
+applies to each event; `generate_events()` yields realistic, interleaved lifecycles
+(optionally with injected anomalies and cancellations), reproducible from a seed.
 Events are plain dicts shaped like `schemas/order_event.v1.avsc`: uuids as strings and the
 timestamp as epoch milliseconds, which is what the Avro writer encodes fastest.
 """
@@ -23,6 +25,7 @@ class Status(StrEnum):
     CONFIRMED = "CONFIRMED"
     SHIPPED = "SHIPPED"
     DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"  # schema v3
 
 
 class Source(StrEnum):
@@ -38,9 +41,13 @@ class AlertKind(StrEnum):
     OUT_OF_ORDER = "OUT_OF_ORDER"
 
 
-LIFECYCLE: tuple[Status, ...] = tuple(Status)
+# The main path, one step at a time; CANCELLED is a way out of it, not a step on it.
+LIFECYCLE: tuple[Status, ...] = (Status.PLACED, Status.CONFIRMED, Status.SHIPPED, Status.DELIVERED)
+STATUSES: tuple[Status, ...] = tuple(Status)
 STEP: dict[str, int] = {status.value: index for index, status in enumerate(LIFECYCLE)}
-EVENT_TYPE: dict[str, str] = {s.value: f"order_{s.value.lower()}" for s in LIFECYCLE}
+EVENT_TYPE: dict[str, str] = {s.value: f"order_{s.value.lower()}" for s in STATUSES}
+# Cancelling is legal up to here; later it is reported (and still taken: nothing follows).
+CANCELLABLE = frozenset({Status.PLACED.value, Status.CONFIRMED.value})
 # Anomalies the generator can inject, each provoking one kind of alert downstream.
 ANOMALIES = ("duplicate", "swap", "unknown")
 
@@ -77,6 +84,8 @@ def judge(state: OrderState | None, event_id: str, status: str, timestamp_ms: in
     if event_id in state.event_ids:
         return Verdict(AlertKind.DUPLICATE, f"event {event_id} seen before", state)
     seen = OrderState(state.status, state.timestamp_ms, state.event_ids | {event_id})
+    if Status.CANCELLED in (status, state.status):
+        return _judge_cancellation(seen, status, timestamp_ms)
     current, step = STEP[state.status], STEP[status]
     if step == current:
         return Verdict(AlertKind.DUPLICATE, f"{status} repeated", seen)
@@ -93,7 +102,26 @@ def judge(state: OrderState | None, event_id: str, status: str, timestamp_ms: in
     return Verdict(AlertKind.ILLEGAL_TRANSITION, f"{status} before {missing}", advanced)
 
 
+def _judge_cancellation(seen: OrderState, status: str, timestamp_ms: int) -> Verdict:
+    """A cancellation, or any event of an order already cancelled (which is terminal)."""
+    if seen.status == Status.CANCELLED:
+        if status == Status.CANCELLED:
+            return Verdict(AlertKind.DUPLICATE, "CANCELLED repeated", seen)
+        if timestamp_ms <= seen.timestamp_ms:
+            return Verdict(AlertKind.OUT_OF_ORDER, f"{status} arrived after CANCELLED", seen)
+        return Verdict(AlertKind.ILLEGAL_TRANSITION, f"{status} after CANCELLED", seen)
+    cancelled = OrderState(status, timestamp_ms, seen.event_ids)
+    if seen.status in CANCELLABLE:
+        return Verdict(None, f"{seen.status} -> CANCELLED", cancelled)
+    if timestamp_ms <= seen.timestamp_ms:
+        return Verdict(AlertKind.OUT_OF_ORDER, f"CANCELLED arrived after {seen.status}", seen)
+    return Verdict(AlertKind.ILLEGAL_TRANSITION, f"CANCELLED after {seen.status}", cancelled)
+
+
 CURRENCIES = ("EUR", "EUR", "USD", "GBP")
+# The generator's `step` is the index of an order's next status: 1 and 2 mean it is PLACED
+# or CONFIRMED, the statuses a cancellation may legally follow.
+_CANCEL_STEPS = frozenset({1, 2})
 
 
 def uuid7(rng: random.Random, timestamp_ms: int) -> str:
@@ -125,7 +153,10 @@ class _Order:
 
 
 def _event(rng: random.Random, order: _Order, step: int, timestamp_ms: int) -> dict[str, Any]:
-    status = LIFECYCLE[step].value
+    return _event_of(rng, order, LIFECYCLE[step].value, timestamp_ms)
+
+
+def _event_of(rng: random.Random, order: _Order, status: str, timestamp_ms: int) -> dict[str, Any]:
     return {
         "event_id": uuid7(rng, timestamp_ms),
         "event_type": EVENT_TYPE[status],
@@ -146,12 +177,16 @@ def generate_events(
     orders: int = 100,
     start_ms: int | None = None,
     anomaly_rate: float = 0.0,
+    cancel_rate: float = 0.0,
 ) -> Iterator[dict[str, Any]]:
     """Endless interleaved lifecycles of `orders` concurrent orders, each in status order.
 
     Timestamps run on a simulated clock from `start_ms` (now by default) so a seeded run is
     reproducible event for event. With `anomaly_rate` > 0 that share of steps is replaced by
     an anomaly: a re-sent event, two steps swapped, or a status for an order never placed.
+    With `cancel_rate` > 0 (schema v3 and later), that share of the orders that are PLACED or
+    CONFIRMED are CANCELLED instead of taking their next step, which ends them. Either rate
+    at 0 draws no random number, so a seed gives the same events as before it existed.
     """
     if orders < 1:
         raise ValueError("orders must be at least 1")
@@ -165,6 +200,10 @@ def generate_events(
         order = active[index]
         if anomaly_rate and rng.random() < anomaly_rate:
             yield from _anomaly(rng, order, last, clock)
+        elif cancel_rate and order.step in _CANCEL_STEPS and rng.random() < cancel_rate:
+            last = _event_of(rng, order, Status.CANCELLED.value, clock)
+            order.step = len(LIFECYCLE)  # terminal: the order is done
+            yield last
         else:
             last = _event(rng, order, order.step, clock)
             order.step += 1

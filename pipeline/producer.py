@@ -7,6 +7,7 @@ with idempotence; messages are keyed by order id so an order stays in one partit
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -15,7 +16,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from pipeline import registry_client
 from pipeline.config import Settings
@@ -29,7 +30,10 @@ from pipeline.serde import AvroEncoder
 from pipeline.signals import stop_on_signals
 
 DEFAULT_SCHEMA = ORDER_EVENT_V1
+DEFAULT_CANCEL_RATE = 0.05
 FLUSH_TIMEOUT_S = 60.0
+# After Ctrl-C, what is still queued gets this long to go, then is dropped and reported.
+INTERRUPTED_FLUSH_S = 0.5
 # Throughput settings: batches fill for a few ms and are compressed cheaply. 5 ms of linger
 # costs no measurable throughput against 50 ms (batches fill anyway at full speed) and cuts
 # end-to-end latency at 5,000 events/s from p50 ~60 ms to ~15 ms (`python cli.py bench`).
@@ -66,6 +70,9 @@ class ProduceOptions:
     schema_path: Path = DEFAULT_SCHEMA
     anomaly_rate: float = 0.0
     start_ms: int | None = None
+    # Share of PLACED/CONFIRMED orders cancelled; None: DEFAULT_CANCEL_RATE if the schema
+    # has the CANCELLED status (v3 and later), else none.
+    cancel_rate: float | None = None
 
 
 @dataclass
@@ -78,6 +85,13 @@ class ProduceSummary:
     elapsed_s: float = 0.0
     interrupted: bool = False
     errors: list[str] = field(default_factory=list)
+    stopped_by_error: bool = False  # the client refused to go on (a KafkaException, say)
+
+    @property
+    def ok(self) -> bool:
+        """Every event handed over was delivered, and nothing stopped the run early but
+        the user."""
+        return not (self.stopped_by_error or self.failed or self.delivered < self.produced)
 
     @property
     def rate(self) -> float:
@@ -114,6 +128,7 @@ def produce(
 ) -> ProduceSummary:
     """Send generated events; fails before sending anything if the schema is not registered."""
     schema_str = load_schema_file(options.schema_path)
+    cancel_rate = cancel_rate_for(schema_str, options)
     client = registry_client.connect(settings)
     try:
         encoder = AvroEncoder.for_subject(client, value_subject(settings.topic), schema_str)
@@ -125,8 +140,31 @@ def produce(
         orders=options.orders,
         start_ms=options.start_ms,
         anomaly_rate=options.anomaly_rate,
+        cancel_rate=cancel_rate,
     )
     return send_events(settings, encoder, islice(events, options.count), options, progress)
+
+
+def cancel_rate_for(schema_str: str, options: ProduceOptions) -> float:
+    """The share of cancellations to generate: none unless the schema can say CANCELLED."""
+    can_cancel = "CANCELLED" in status_symbols(schema_str)
+    if options.cancel_rate is None:
+        return DEFAULT_CANCEL_RATE if can_cancel else 0.0
+    if options.cancel_rate > 0 and not can_cancel:
+        raise ProduceError(
+            f"{options.schema_path.name} has no CANCELLED status, so it cannot write "
+            "cancellations: write with schemas/order_event.v3.avsc (or leave them out)"
+        )
+    return options.cancel_rate
+
+
+def status_symbols(schema_str: str) -> frozenset[str]:
+    """The symbols of the order schema's `status` enum (none if it has no such field)."""
+    for field_ in json.loads(schema_str).get("fields", []):
+        kind = field_.get("type") if field_.get("name") == "status" else None
+        if isinstance(kind, dict) and kind.get("type") == "enum":
+            return frozenset(kind.get("symbols", ()))
+    return frozenset()
 
 
 def send_events(
@@ -146,10 +184,10 @@ def send_events(
     except KeyboardInterrupt:
         summary.interrupted = True
     except ProduceError as exc:  # the broker stopped taking events: still say what was sent
-        summary.interrupted = True
+        summary.interrupted = summary.stopped_by_error = True
         summary.errors.insert(0, str(exc))
     finally:
-        clients.close_producer(producer, FLUSH_TIMEOUT_S)
+        clients.close_producer(producer, INTERRUPTED_FLUSH_S if stop.is_set() else FLUSH_TIMEOUT_S)
         summary.elapsed_s = time.monotonic() - started
     summary.interrupted = summary.interrupted or stop.is_set()
     return summary
@@ -175,7 +213,10 @@ def _send(
         try:
             send(topic, value, event["order_id"], on_delivery=report)
         except BufferError:  # the local queue is full: wait for deliveries to drain it
-            _send_when_room(producer, topic, value, event["order_id"], report)
+            if not _send_when_room(producer, topic, value, event["order_id"], report, stop):
+                return  # Ctrl-C while waiting
+        except KafkaException as exc:  # fatal idempotence error, a message too large, ...
+            raise ProduceError(f"the producer stopped: {exc.args[0].str()}") from exc
         summary.produced += 1
         if summary.produced < next_check:
             continue
@@ -198,12 +239,18 @@ def _send_when_room(
     value: bytes,
     key: str,
     report: Callable[[KafkaError | None, Message], None],
-) -> None:
+    stop: threading.Event,
+) -> bool:
+    """Send once the queue has room; False if Ctrl-C came first (checked every 0.1 s)."""
     for _ in range(int(FLUSH_TIMEOUT_S / 0.1)):
         producer.poll(0.1)
+        if stop.is_set():
+            return False
         try:
             producer.produce(topic, value, key, on_delivery=report)
-            return
+            return True
         except BufferError:
             continue
+        except KafkaException as exc:
+            raise ProduceError(f"the producer stopped: {exc.args[0].str()}") from exc
     raise ProduceError(f"the producer queue stayed full for {FLUSH_TIMEOUT_S:.0f} s")

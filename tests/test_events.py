@@ -143,3 +143,68 @@ def _args(event: dict[str, object]) -> dict[str, object]:
         "status": event["status"],
         "timestamp_ms": event["timestamp"],
     }
+
+
+# --- cancellations (schema v3) -----------------------------------------------------------
+
+V3 = SCHEMA.with_name("order_event.v3.avsc")
+
+
+@pytest.mark.parametrize(
+    ("current", "expected", "now"),
+    [
+        ("PLACED", None, "CANCELLED"),
+        ("CONFIRMED", None, "CANCELLED"),
+        ("SHIPPED", AlertKind.ILLEGAL_TRANSITION, "CANCELLED"),
+        ("DELIVERED", AlertKind.ILLEGAL_TRANSITION, "CANCELLED"),
+    ],
+)
+def test_cancelling_is_legal_before_shipping_and_an_alert_after(
+    current: str, expected: AlertKind | None, now: str
+) -> None:
+    verdict = judge(state(current), "e1", "CANCELLED", 2000)
+    assert verdict.alert is expected
+    assert verdict.state.status == now
+    if expected is not None:
+        assert verdict.detail == f"CANCELLED after {current}"
+
+
+@pytest.mark.parametrize("later", ["PLACED", "CONFIRMED", "SHIPPED", "DELIVERED"])
+def test_nothing_follows_a_cancellation(later: str) -> None:
+    cancelled = state("CANCELLED", 1000)
+    after = judge(cancelled, "e1", later, 2000)
+    assert (after.alert, after.detail) == (AlertKind.ILLEGAL_TRANSITION, f"{later} after CANCELLED")
+    assert after.state.status == "CANCELLED"  # terminal: never adopted
+    late = judge(cancelled, "e2", later, 500)  # happened before the cancellation
+    assert late.alert is AlertKind.OUT_OF_ORDER
+    assert judge(cancelled, "e3", "CANCELLED", 3000).alert is AlertKind.DUPLICATE
+
+
+def test_a_cancellation_of_an_unknown_order_is_reported_and_adopted() -> None:
+    verdict = judge(None, "e1", "CANCELLED", 5)
+    assert verdict.alert is AlertKind.UNKNOWN_ORDER
+    assert verdict.state.status == "CANCELLED"
+
+
+def test_generated_cancellations_follow_the_rules_and_are_valid_v3() -> None:
+    events = list(islice(generate_events(seed=5, orders=20, start_ms=0, cancel_rate=0.2), 3000))
+    schema = fastavro.parse_schema(json.loads(V3.read_text()))
+    states: dict[str, OrderState] = {}
+    ended: set[str] = set()
+    for event in events:
+        assert fastavro.validate(event, schema, raise_errors=True)
+        assert event["order_id"] not in ended  # a cancelled order has no later event
+        verdict = judge(states.get(event["order_id"]), **_args(event))
+        assert verdict.alert is None, (event, verdict.detail)
+        states[event["order_id"]] = verdict.state
+        if event["status"] == "CANCELLED":
+            ended.add(event["order_id"])
+            assert event["event_type"] == "order_cancelled"
+    assert 100 < len(ended) < 1000
+
+
+def test_without_cancellations_a_seed_gives_the_same_events_as_before() -> None:
+    plain = list(islice(generate_events(seed=9, orders=7, start_ms=0), 300))
+    zero = list(islice(generate_events(seed=9, orders=7, start_ms=0, cancel_rate=0.0), 300))
+    assert plain == zero
+    assert "CANCELLED" not in {e["status"] for e in plain}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections import defaultdict
 from itertools import islice
@@ -10,14 +13,16 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka.admin import AdminClient
 
+import pipeline.producer as producer_module
 from pipeline import registry_client
 from pipeline.cli.main import cli
 from pipeline.config import Settings
+from pipeline.devstack.processes import free_port
 from pipeline.events import LIFECYCLE, generate_events
-from pipeline.producer import ProduceOptions, produce
+from pipeline.producer import ProduceError, ProduceOptions, produce, send_events
 from pipeline.registry_client import SchemaNotRegisteredError
-from pipeline.serde import AvroDecoder
-from tests.order_helpers import read_all, register_v1
+from pipeline.serde import AvroDecoder, AvroEncoder
+from tests.order_helpers import V1, read_all, register_v1
 
 
 def test_produces_keyed_lifecycles_that_read_back_exactly(settings: Settings) -> None:
@@ -84,3 +89,65 @@ def test_cli_produce_prints_a_summary(settings: Settings) -> None:
     )
     assert missing.exit_code == 1
     assert f"subject '{settings.topic}-nowhere-value'" in missing.output
+
+
+def test_cancellations_need_a_schema_that_can_say_cancelled(settings: Settings) -> None:
+    with pytest.raises(ProduceError, match=r"order_event.v1.avsc has no CANCELLED status"):
+        produce(settings, ProduceOptions(count=10, cancel_rate=0.1))
+    args = [
+        "--bootstrap-servers",
+        settings.bootstrap_servers,
+        "--registry-url",
+        settings.registry_url,
+    ]
+    refused = CliRunner().invoke(
+        cli, [*args, "produce", "--topic", settings.topic, "--cancellations", "0.1"]
+    )
+    assert refused.exit_code == 1
+    lines = [line for line in refused.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "has no CANCELLED status" in lines[0]
+
+
+class HugeEncoder:
+    """Values over the client's 1,000,000-byte message limit: produce() raises."""
+
+    schema_id = 1
+
+    def encode(self, record: dict[str, object]) -> bytes:
+        return b"\x00" * 1_500_000
+
+
+def test_a_kafka_exception_from_produce_ends_in_the_summary(settings: Settings) -> None:
+    events = islice(generate_events(seed=1), 5)
+    summary = send_events(settings, HugeEncoder(), events, ProduceOptions(count=5))
+    assert not summary.ok
+    assert summary.stopped_by_error
+    assert summary.produced == 0
+    lines = summary.describe()
+    assert any("the producer stopped: " in line and "too large" in line for line in lines), lines
+
+
+def test_ctrl_c_while_the_queue_is_full_stops_within_a_second(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A broker that is not there (a port nobody listens on): the queue fills and stays full.
+    monkeypatch.setitem(producer_module.PRODUCER_CONFIG, "queue.buffering.max.messages", 2_000)
+    gone = settings.with_(bootstrap_servers=f"127.0.0.1:{free_port()}")
+    interrupted_at: list[float] = []
+
+    def ctrl_c() -> None:
+        interrupted_at.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(2.0, ctrl_c)  # the 2,000 events are queued well before that
+    timer.start()
+    try:
+        summary = send_events(
+            gone, AvroEncoder(1, V1.read_text()), generate_events(seed=2), ProduceOptions()
+        )
+    finally:
+        timer.cancel()
+    took = time.monotonic() - interrupted_at[0]
+    assert took < 5, took  # what the user waits for after Ctrl-C (the old code: 2 minutes)
+    assert summary.interrupted and summary.produced == 2_000
+    assert summary.failed == 2_000 and not summary.ok  # dropped, and said so

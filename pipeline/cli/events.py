@@ -47,6 +47,12 @@ SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
     show_default=True,
     help="Share of steps replaced by duplicates, swaps, unknown orders.",
 )
+@click.option(
+    "--cancellations",
+    type=click.FloatRange(0, 1),
+    help="Share of placed or confirmed orders cancelled [0.05 with a schema that has "
+    "CANCELLED (v3), else 0].",
+)
 @click.pass_context
 def produce(
     ctx: click.Context,
@@ -58,6 +64,7 @@ def produce(
     schema_path: Path | None,
     topic: str | None,
     anomalies: float,
+    cancellations: float | None,
 ) -> None:
     """Send realistic order lifecycles, Avro-encoded with a registered schema.
 
@@ -77,19 +84,23 @@ def produce(
         schema_path=schema_path or DEFAULT_SCHEMA,
         anomaly_rate=anomalies,
         start_ms=SEEDED_START_MS if seed is not None else None,
+        cancel_rate=cancellations,
     )
     with Progress(transient=True) as bar:
         task = bar.add_task(f"producing to {settings.topic}", total=limit)
         summary = run_produce(settings, options, lambda s: bar.update(task, completed=s.produced))
     for line in summary.describe():
         click.echo(line)
-    if summary.failed or summary.delivered < summary.produced:
+    if not summary.ok:
         sys.exit(1)
 
 
 @click.command()
 @click.argument("service", type=click.Choice(["order-processor", "analytics", "storage"]))
-@click.option("--group", help="Consumer group [the service's name].")
+@click.option(
+    "--group",
+    help="Consumer group [the service's name; on another topic or store, one named after them].",
+)
 @click.option("--topic", help="Topic to read [order-events].")
 @click.option(
     "--db",
@@ -129,6 +140,11 @@ def produce(
     type=click.IntRange(1),
     help="Seconds of event time a finished order stays in the state [3600].",
 )
+@click.option(
+    "--instance-id",
+    help="Static membership (group.instance.id): a restart within the session timeout keeps "
+    "this instance's partitions without a rebalance; when it stops, they wait that long.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON snapshots, not a live view.")
 @click.option(
     "--interval",
@@ -152,6 +168,7 @@ def consume(
     window: int | None,
     grace: int | None,
     retention: int | None,
+    instance_id: str | None,
     as_json: bool,
     interval: float,
 ) -> None:
@@ -161,11 +178,9 @@ def consume(
 
     Example: python cli.py consume analytics --json --idle-timeout 10
     """
-    # Another topic gets its own outputs (`T.dlq`, `T.alerts`, `T.stats`), as the default has.
-    derived = {f"{name}_topic": f"{topic}.{name}" for name in ("dlq", "alerts", "stats")}
-    settings = settings_of(ctx).with_(
-        topic=topic, db_path=db_path, state_dir=state_dir, **(derived if topic else {})
-    )
+    # Another topic gets outputs named after it (`T.dlq`, `T.alerts`, `T.stats`), and a
+    # group too.
+    settings = settings_of(ctx).reading(topic).with_(db_path=db_path, state_dir=state_dir)
     tuning = ServiceTuning(window_s=window, grace_s=grace, retention_s=retention)
     worker = make_service(service, settings, tuning)
     options = RunOptions(
@@ -174,6 +189,7 @@ def consume(
         max_events=max_events,
         idle_timeout_s=idle_timeout,
         guarantee=Guarantee(guarantee) if guarantee else None,
+        instance_id=instance_id,
     )
     with ConsumeView(worker, as_json=as_json, interval_s=interval) as view:
         runner = Runner(settings, worker, options, on_tick=view.tick)

@@ -62,9 +62,15 @@ class OutputProducer:
     """Produces a service's output; transactional when given a transactional id."""
 
     def __init__(
-        self, settings: Settings, transactional_id: str | None, *, timeout_s: float = TIMEOUT_S
+        self,
+        settings: Settings,
+        transactional_id: str | None,
+        *,
+        timeout_s: float = TIMEOUT_S,
+        message_max_bytes: int | None = None,
     ) -> None:
         self.settings = settings
+        self.message_max_bytes = message_max_bytes
         self.transactional_id = transactional_id
         self.timeout_s = timeout_s
         self.committed = 0
@@ -77,6 +83,8 @@ class OutputProducer:
     def start(self) -> None:
         """Build the producer; a transactional one fences its predecessors first."""
         extra: dict[str, Any] = dict(OUTPUT_CONFIG)
+        if self.message_max_bytes:
+            extra["message.max.bytes"] = self.message_max_bytes
         if self.transactional_id:
             extra["transactional.id"] = self.transactional_id
             extra["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS

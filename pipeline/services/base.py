@@ -23,6 +23,11 @@ class Service(Protocol):
 
         `RegistryUnavailable` (registry unreachable) may be raised only before anything of
         the batch is done: the runner then reads the batch again later.
+
+        A batch that raises must leave nothing behind (all or nothing): for an exception
+        that is not systemic (see `isolation.py`) the runner hands the batch over again
+        one event at a time and dead-letters the events that fail alone (`handler-error`);
+        a systemic one (`PipelineError`, Kafka's, the OS's) stops the service, uncommitted.
         """
         ...
 

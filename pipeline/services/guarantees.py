@@ -94,6 +94,11 @@ class BatchOutput:
         self.producer.close()
 
 
-def batch_output(settings: Settings, guarantee: Guarantee, transactional_id: str) -> BatchOutput:
+def batch_output(
+    settings: Settings,
+    guarantee: Guarantee,
+    transactional_id: str,
+    message_max_bytes: int | None = None,
+) -> BatchOutput:
     chosen = transactional_id if guarantee is Guarantee.EXACTLY_ONCE else None
-    return BatchOutput(OutputProducer(settings, chosen))
+    return BatchOutput(OutputProducer(settings, chosen, message_max_bytes=message_max_bytes))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from confluent_kafka.schema_registry import Schema
 
 from pipeline import registry_client
 from pipeline.config import Settings
+from pipeline.events import STATUSES
 from pipeline.kafka.admin import ensure_topics
 from pipeline.model import Event, Refusal
 from pipeline.schema_files import ORDER_ALERT, load_schema_file
@@ -33,10 +34,17 @@ ALERT_SCHEMA = ORDER_ALERT
 ALERT_NAMESPACE = uuid.UUID("5b0c6f2e-8a51-4c1e-9d1a-3f0f3b1de7a1")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+KNOWN_STATUSES = frozenset(status.value for status in STATUSES)
+
+
 def epoch_ms(value: Any) -> int:
-    """fastavro hands timestamp-millis over as an aware datetime; tolerate plain ints."""
+    """fastavro hands timestamp-millis over as an aware datetime; tolerate plain ints.
+
+    Exact: `int(value.timestamp() * 1000)` makes 1.004 s into 1003 ms (binary floats), and
+    two steps a millisecond apart would then look simultaneous."""
     if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
+        return (value - _EPOCH) // timedelta(milliseconds=1)
     return int(value)
 
 
@@ -77,6 +85,11 @@ class OrderProcessor(StatefulService):
                 step = step_of(event)
             except (KeyError, TypeError, ValueError) as exc:
                 refusals.append(Refusal(event, f"not an order event: missing or bad {exc}"))
+                continue
+            if step.status not in KNOWN_STATUSES:
+                known = ", ".join(sorted(KNOWN_STATUSES))
+                reason = f"unknown status {step.status!r} (this order processor knows {known})"
+                refusals.append(Refusal(event, reason))
                 continue
             judged = self._lifecycle(event.partition).judge(step)
             kind = judged.verdict.alert

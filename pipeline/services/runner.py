@@ -2,8 +2,14 @@
 
 At-least-once: a batch's offsets are committed synchronously only after the service has
 handled it and every dead letter is stored. A message that cannot be decoded goes to the
-dead-letter topic with its reason; it never stops or stalls the loop. SIGINT/SIGTERM finish
-the current batch, commit it and stop; the consumer is closed in `finally`.
+dead-letter topic with its reason, and so does an event the service fails on by itself
+(`isolation.py`); neither stops or stalls the loop. A failure that is not about one event
+(store, broker) stops the service without committing. Partitions are assigned
+incrementally (cooperative-sticky); a `PartitionAware` service hears of each assignment
+before it gets their events and of each revocation after its last batch with them
+(`assignment.py`). SIGINT/SIGTERM finish the current batch, commit it and stop; the
+consumer is closed in `finally`. A `Stateful` service's batches commit through
+`transactional.StatefulBatches` instead, exactly-once by default (`RunOptions.guarantee`).
 """
 
 from __future__ import annotations
@@ -14,26 +20,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import (
-    OFFSET_INVALID,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.kafka import clients
-from pipeline.kafka.admin import Admin, ensure_topics
-from pipeline.model import Event, PartitionRef
+from pipeline.kafka.admin import Admin, TopicSpec
+from pipeline.model import Event
 from pipeline.registry_client import RegistryUnavailable, value_subject
 from pipeline.serde import AvroDecoder, DecodeError
-from pipeline.services.base import PartitionAware, Service
+from pipeline.services.assignment import Assignment, Key
+from pipeline.services.base import Service
+from pipeline.services.groups import chosen_group
 from pipeline.services.guarantees import Guarantee
+from pipeline.services.isolation import describe_failure, handle_isolating
 from pipeline.services.offsets import OffsetBook
 from pipeline.services.stateful import Stateful
 from pipeline.services.summary import RunSummary
@@ -42,16 +44,22 @@ from pipeline.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 REGISTRY_RETRY_MAX_S = 10.0
+# Incremental rebalancing: a member joining or leaving moves only the partitions that
+# change hands; the others keep being consumed through the rebalance.
+ASSIGNMENT_STRATEGY = "cooperative-sticky"
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
-    group_id: str | None = None  # defaults to the service's name
+    group_id: str | None = None  # defaults to one named after what it reads (groups.py)
     batch_size: int = 500
     poll_timeout_s: float = 0.5
     max_events: int | None = None  # stop once this many messages are done (tests, demo)
     idle_timeout_s: float | None = None  # stop after this long with nothing to read
     handle_signals: bool = True  # SIGINT/SIGTERM stop the loop (main thread only)
+    # Static membership (group.instance.id): a restart within the session timeout gets its
+    # partitions back without a rebalance; but when it leaves, they wait out that timeout.
+    instance_id: str | None = None
     # For a stateful service (the order processor, analytics); exactly-once if not given.
     guarantee: Guarantee | None = None
 
@@ -73,19 +81,21 @@ class Runner:
         self.settings = settings
         self.service = service
         self.options = options or RunOptions()
-        self.summary = RunSummary(service.name, self.options.group_id or service.name)
+        group = chosen_group(service.name, settings, self.options.group_id)
+        self.summary = RunSummary(service.name, group)
         self._on_tick = on_tick
         self._stop = threading.Event()
         self._book = OffsetBook()
         self._idle_since = time.monotonic()  # reset by data and by a new assignment
         self._registry_failures = 0  # consecutive batches the registry could not serve
-        self._topic_ids: dict[str, str] = {}
+        self._admin = Admin.from_settings(settings)  # no I/O until first used
+        self._assignment = Assignment(service, self._admin, self._give_up)
         self.batches: StatefulBatches | None = None
         if isinstance(service, Stateful):
             guarantee = self.options.guarantee or Guarantee.EXACTLY_ONCE
             self.summary.guarantee = guarantee.value
             self.batches = StatefulBatches(
-                settings, service, self.summary.group_id, guarantee, self._topic_id
+                settings, service, group, guarantee, self._assignment.topic_id
             )
 
     def stop(self) -> None:
@@ -93,44 +103,57 @@ class Runner:
         self._stop.set()
 
     def run(self) -> RunSummary:
-        topics = {self.settings.topic: self.settings.partitions, self.settings.dlq_topic: 1}
-        ensure_topics(self.settings, topics)
+        self._admin.ensure(
+            [
+                TopicSpec(self.settings.topic, self.settings.partitions),
+                TopicSpec(self.settings.dlq_topic, 1),
+            ]
+        )
         registry = registry_client.connect(self.settings)
         decoder = AvroDecoder(registry, value_subject(self.settings.topic))
         dlq = DeadLetterWriter(self.settings)
         if self.batches is not None:
             self.batches.start()  # claims the state folder, fences a predecessor's producer
-        # read_committed: offsets a previous owner's open transaction holds are waited for.
-        config = clients.consumer_config(
-            self.settings, self.summary.group_id, **{"isolation.level": "read_committed"}
-        )
-        consumer = clients.consumer(config)
+        consumer = clients.consumer(self._consumer_config())
+        assignment = self._assignment
         try:
             with stop_on_signals(self._stop, self.options.handle_signals):
                 consumer.subscribe(
                     [self.settings.topic],
-                    on_assign=self._assigned,
-                    on_revoke=lambda c, parts: self._revoked(c, parts, commit=True),
-                    on_lost=lambda c, parts: self._revoked(c, parts, commit=False),
+                    on_assign=assignment.on_assign,
+                    on_revoke=assignment.on_revoke,
+                    on_lost=assignment.on_lost,
                 )
                 self._loop(consumer, decoder, dlq)
         except KafkaException as exc:  # fatal: authentication, authorization, a fenced member
             raise ConsumeError(f"{self.service.name} stopped: {exc.args[0].str()}") from exc
         finally:
             try:
-                consumer.close()
+                consumer.close()  # revokes what is left: the service hears of it first
             finally:
                 dlq.close()
                 registry.close()
                 if self.batches is not None:
                     self.batches.close()
                 self.service.close()
+        self._assignment.raise_failure()  # the last revocation (at close) failed
         self.summary.finish()
         return self.summary
+
+    def _consumer_config(self) -> dict[str, object]:
+        extra: dict[str, object] = {
+            "partition.assignment.strategy": ASSIGNMENT_STRATEGY,
+            # Committed offsets a previous owner's open transaction holds are waited for.
+            "isolation.level": "read_committed",
+        }
+        if self.options.instance_id:
+            extra["group.instance.id"] = self.options.instance_id
+        return clients.consumer_config(self.settings, self.summary.group_id, **extra)
 
     def _loop(self, consumer: Consumer, decoder: AvroDecoder, dlq: DeadLetterWriter) -> None:
         options = self.options
         self._idle_since = time.monotonic()
+        changes = 0
         while not self._stop.is_set():
             wanted = options.batch_size
             if options.max_events is not None:
@@ -138,7 +161,12 @@ class Runner:
                 if wanted <= 0:
                     self.summary.stopped_by = "max-events"
                     return
-            messages = [m for m in self._poll(consumer, wanted) if _ok(m)]
+            messages = self._poll(consumer, wanted)
+            if changes != self._assignment.changes:  # a new assignment restarts the idle clock
+                changes = self._assignment.changes
+                self._idle_since = time.monotonic()
+                self.summary.assignments = changes
+                self.summary.partitions = self._assignment.partitions()
             if messages:
                 self._process(consumer, messages, decoder, dlq)
                 self._idle_since = time.monotonic()
@@ -150,13 +178,21 @@ class Runner:
         self.summary.stopped_by = "stop-request"
 
     def _poll(self, consumer: Consumer, wanted: int) -> list[Message]:
-        # Wait for the first message only, then take what has arrived meanwhile: a batch is
-        # whatever piled up while the last one was written, so latency stays low at low
-        # rates and batches grow by themselves under load (consume(n, t) would wait for n).
-        first = consumer.consume(1, self.options.poll_timeout_s)
-        if not first or wanted <= 1:
-            return first
-        return first + consumer.consume(wanted - 1, 0)
+        """A batch of messages of partitions this consumer still owns.
+
+        Wait for the first message only, then take what has arrived meanwhile: a batch is
+        whatever piled up while the last one was written, so latency stays low at low
+        rates and batches grow by themselves under load (consume(n, t) would wait for n).
+        """
+        batch = consumer.consume(1, self.options.poll_timeout_s)
+        if batch and wanted > 1:
+            batch += consumer.consume(wanted - 1, 0)
+        self._assignment.raise_failure()  # a rebalance callback failed: stop, handle nothing
+        # A partition revoked during the second consume() may have messages in the batch:
+        # its new owner reads them from the committed offset, so they are not ours to do.
+        owned = [m for m in batch if _ok(m) and self._assignment.owns(m)]
+        self.summary.dropped_after_revoke += sum(1 for m in batch if m.error() is None) - len(owned)
+        return owned
 
     def _idle_for(self) -> float:
         return time.monotonic() - self._idle_since
@@ -175,39 +211,56 @@ class Runner:
         try:
             for message in messages:
                 try:
-                    events.append(_event(message, decoder))
+                    events.append(self._event(message, decoder))
                 except DecodeError as exc:
                     letters.append(self._letter(message, exc.kind, str(exc)))
-            # A service raises RegistryUnavailable only before it changes anything (its
-            # contract), so the batch can be read again.
-            refusals = self.service.handle(events) if events else ()
+            outcome = handle_isolating(self.service, events)
         except RegistryUnavailable as exc:
+            # A service raises it only before it changes anything (its contract), so the
+            # batch can be read again.
             if self.batches is not None:
                 self.batches.abandon()
             self._retry_later(consumer, messages, exc)
             return
         self._registry_failures = 0
-        for refusal in refusals:
+        for refusal in outcome.refusals:
             letters.append(self._letter(refusal.event, "refused", refusal.reason))
+        for event, failure in outcome.failures:
+            letters.append(self._letter(event, "handler-error", describe_failure(failure)))
         if self.batches is not None:
             # Letters, outputs, state and offsets: one transaction (or flushed, then offsets).
-            if not self.batches.finish(consumer, messages, letters):
-                self.summary.count_transaction(self.batches.output)
+            kinds = self.batches.finish(consumer, messages, letters)
+            producer = self.batches.output.producer
+            self.summary.count_transactions(
+                producer.committed, producer.aborted, producer.last_commit_at
+            )
+            if kinds is None:  # aborted: nothing of the batch counts; read it again
                 self._rewind(consumer, messages)
                 return
-            self.summary.count_transaction(self.batches.output)
         else:
             for letter in letters:
                 dlq.send(letter)
-            dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
+            kinds = dlq.flush()  # raises if a letter is not stored: then nothing is committed
             self._book.done(messages)
             self._commit(consumer, self._book.pending())
-        self.summary.count_batch(len(messages), len(events), letters)
+        self.summary.count_batch(len(messages), len(events) - len(outcome.failures), kinds)
 
-    def _rewind(self, consumer: Consumer, messages: list[Message]) -> None:
-        """Read the batch again (its transaction was aborted)."""
-        for partition in _earliest_offsets(messages):
-            consumer.seek(partition)
+    def _event(self, message: Message, decoder: AvroDecoder) -> Event:
+        raw = message.value()
+        writer, value = decoder.decode(raw)
+        topic, partition = message.topic() or "", message.partition() or 0
+        return Event(
+            topic=topic,
+            partition=partition,
+            offset=message.offset() or 0,
+            key=message.key(),
+            raw=raw or b"",
+            headers=header_pairs(message),
+            timestamp_ms=message.timestamp()[1],
+            value=value,
+            schema=writer,
+            topic_id=self._assignment.topic_id(topic, partition),
+        )
 
     def _retry_later(self, consumer: Consumer, messages: list[Message], exc: Exception) -> None:
         """The registry is unreachable: nothing of the batch was done, so read it again later.
@@ -219,9 +272,18 @@ class Runner:
         self.summary.registry_retries += 1
         pause = min(REGISTRY_RETRY_MAX_S, 0.5 * 2 ** (self._registry_failures - 1))
         log.warning("%s: %s; reading the batch again in %.1f s", self.service.name, exc, pause)
+        owned = self._assignment.owned_keys()
         for partition in _earliest_offsets(messages):
-            consumer.seek(partition)
+            if (partition.topic, partition.partition) in owned:
+                consumer.seek(partition)
         self._stop.wait(pause)
+
+    def _rewind(self, consumer: Consumer, messages: list[Message]) -> None:
+        """Read the batch again (its transaction was aborted)."""
+        owned = self._assignment.owned_keys()
+        for partition in _earliest_offsets(messages):
+            if (partition.topic, partition.partition) in owned:
+                consumer.seek(partition)
 
     def _letter(self, source: Message | Event, kind: str, reason: str) -> DeadLetter:
         if isinstance(source, Event):
@@ -242,6 +304,10 @@ class Runner:
         )
 
     def _commit(self, consumer: Consumer, offsets: list[TopicPartition]) -> None:
+        # Only partitions still owned: a commit for one given up could move its offset
+        # behind what the new owner already committed.
+        owned = self._assignment.owned_keys()
+        offsets = [tp for tp in offsets if (tp.topic, tp.partition) in owned]
         if not offsets:
             return
         try:
@@ -253,41 +319,11 @@ class Runner:
         else:
             self._book.committed(offsets)
 
-    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.summary.assignments += 1
-        self._idle_since = time.monotonic()
-        self.summary.partitions = sorted({p.partition for p in partitions})
-        log.info("%s assigned partitions %s", self.service.name, self.summary.partitions)
-        if isinstance(self.service, PartitionAware) and partitions:
-            # Before any of their events: the service's own positions win (state restored).
-            refs = self._refs(partitions)
-            starts = self.service.assigned(refs)
-            consumer.assign(
-                [TopicPartition(r.topic, r.partition, starts.get(r, OFFSET_INVALID)) for r in refs]
-            )
-
-    def _refs(self, partitions: list[TopicPartition]) -> list[PartitionRef]:
-        missing = {p.topic for p in partitions} - set(self._topic_ids)
-        if missing:
-            self._topic_ids.update(Admin.from_settings(self.settings).topic_ids(missing))
-        return [PartitionRef(p.topic, p.partition, self._topic_id(p.topic)) for p in partitions]
-
-    def _topic_id(self, topic: str, _partition: int = 0) -> str:
-        return self._topic_ids.get(topic, "")
-
-    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition], commit: bool) -> None:
-        # Batches are committed before the next poll, so this only holds work whose commit
-        # failed; errors must not escape a librdkafka callback.
-        revoked = {(p.topic, p.partition) for p in partitions}
-        try:
-            if commit:
-                self._commit(consumer, self._book.pending(revoked))
-            if isinstance(self.service, PartitionAware):
-                self.service.revoked(self._refs(partitions))
-        except Exception as exc:
-            log.warning("commit or revocation failed: %s", exc)
-        finally:
-            self._book.forget(revoked)
+    def _give_up(self, consumer: Consumer, keys: set[Key], commit: bool) -> None:
+        """Partitions are being revoked (still owned) or were lost (commit is False)."""
+        if commit:
+            self._commit(consumer, self._book.pending(keys))
+        self._book.forget(keys)
 
 
 def _earliest_offsets(messages: list[Message]) -> list[TopicPartition]:
@@ -307,22 +343,6 @@ def _ok(message: Message) -> bool:
     if error.code() != KafkaError._PARTITION_EOF:
         log.warning("consumer: %s", error.str())
     return False
-
-
-def _event(message: Message, decoder: AvroDecoder) -> Event:
-    raw = message.value()
-    writer, value = decoder.decode(raw)
-    return Event(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key(),
-        raw=raw or b"",
-        headers=header_pairs(message),
-        timestamp_ms=message.timestamp()[1],
-        value=value,
-        schema=writer,
-    )
 
 
 SERVICE_NAMES = ("order-processor", "analytics", "storage")
@@ -353,13 +373,11 @@ def make_service(name: str, settings: Settings, tuning: ServiceTuning | None = N
         from pipeline.services.analytics import Analytics
         from pipeline.services.windows import Windowing
 
-        windowing = Windowing()
-        if tuning.window_s is not None or tuning.grace_s is not None:
-            windowing = Windowing(
-                size_ms=(tuning.window_s or windowing.size_ms // 1000) * 1000,
-                grace_ms=(windowing.grace_ms // 1000 if tuning.grace_s is None else tuning.grace_s)
-                * 1000,
-            )
+        defaults = Windowing()
+        windowing = Windowing(
+            size_ms=defaults.size_ms if tuning.window_s is None else tuning.window_s * 1000,
+            grace_ms=defaults.grace_ms if tuning.grace_s is None else tuning.grace_s * 1000,
+        )
         return Analytics(settings, windowing=windowing, retention=retention)
     if name == "storage":
         from pipeline.services.storage import StorageService

@@ -4,25 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-
-class _Letter(Protocol):
-    @property
-    def kind(self) -> str: ...
-
-
-class _Counters(Protocol):
-    committed: int
-    aborted: int
-    last_commit_at: float | None
-
-
-class _Output(Protocol):
-    @property
-    def producer(self) -> _Counters: ...
+from typing import Any
 
 
 @dataclass
@@ -35,6 +19,8 @@ class RunSummary:
     batches: int = 0
     commit_failures: int = 0
     registry_retries: int = 0  # batches read again because the registry was unreachable
+    # Messages polled from a partition revoked during that poll: left to the new owner.
+    dropped_after_revoke: int = 0
     assignments: int = 0
     partitions: list[int] = field(default_factory=list)
     stopped_by: str = "running"
@@ -45,17 +31,18 @@ class RunSummary:
     started: float = field(default_factory=time.monotonic)
     elapsed_s: float = 0.0
 
-    def count_batch(self, consumed: int, handled: int, letters: Iterable[_Letter]) -> None:
+    def count_batch(self, consumed: int, handled: int, letters: Mapping[str, int]) -> None:
+        """A batch done; `letters`: how many dead letters of each kind it wrote."""
         self.batches += 1
         self.consumed += consumed
         self.handled += handled
-        self.dead_lettered.update(letter.kind for letter in letters)
+        self.dead_lettered.update({kind: n for kind, n in letters.items() if n})
         self.elapsed_s = time.monotonic() - self.started
 
-    def count_transaction(self, output: _Output) -> None:
-        self.transactions = output.producer.committed
-        self.aborted_transactions = output.producer.aborted
-        self.last_commit_at = output.producer.last_commit_at
+    def count_transactions(self, committed: int, aborted: int, last_at: float | None) -> None:
+        """A stateful service's commits so far (transactions under exactly-once)."""
+        self.transactions, self.aborted_transactions = committed, aborted
+        self.last_commit_at = last_at
 
     def finish(self) -> None:
         self.elapsed_s = time.monotonic() - self.started
@@ -95,6 +82,8 @@ class RunSummary:
             "batches": self.batches,
             "commit_failures": self.commit_failures,
             "registry_retries": self.registry_retries,
+            "dropped_after_revoke": self.dropped_after_revoke,
+            "partitions": self.partitions,
             "stopped_by": self.stopped_by,
             "guarantee": self.guarantee,
             "transactions": self.transactions,

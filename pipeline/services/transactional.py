@@ -11,14 +11,14 @@ for the dead-letter topic's `max.message.bytes` is replaced, before it is sent, 
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from pipeline.config import Settings
-from pipeline.dlq import DeadLetter
+from pipeline.dlq import FRAMING_BYTES, DeadLetter, oversized
 from pipeline.kafka.admin import Admin
 from pipeline.kafka.transactions import TransactionAborted
 from pipeline.model import PartitionRef
@@ -26,8 +26,6 @@ from pipeline.services.guarantees import BatchOutput, Guarantee, batch_output
 from pipeline.services.stateful import Stateful
 
 log = logging.getLogger(__name__)
-# Room for the record batch and record framing around a letter's key, value and headers.
-FRAMING_BYTES = 1024
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 
 TopicIdOf = Callable[[str, int], str]
@@ -48,18 +46,19 @@ class StatefulBatches:
         self.guarantee = guarantee
         self._topic_id_of = topic_id_of
         self._output: BatchOutput | None = None
-        self._letter_limit = DEFAULT_MAX_MESSAGE_BYTES - FRAMING_BYTES
+        self._letter_limit = DEFAULT_MAX_MESSAGE_BYTES
 
     def start(self) -> None:
         """Claim the state folder, start the output (fencing this instance's predecessor)."""
+        config = Admin.from_settings(self.settings).config(self.settings.dlq_topic)
+        self._letter_limit = int(config.get("max.message.bytes") or DEFAULT_MAX_MESSAGE_BYTES)
         instance = self.service.open(self.group_id)
         identity = f"{self.group_id}.{self.settings.topic}.{instance}"
-        self._output = batch_output(self.settings, self.guarantee, identity)
+        # The client takes a letter as large as the topic does (its own default is lower).
+        largest = max(1_000_000, self._letter_limit + FRAMING_BYTES)
+        self._output = batch_output(self.settings, self.guarantee, identity, largest)
         self._output.start()
         self.service.bind(self._output)
-        config = Admin.from_settings(self.settings).config(self.settings.dlq_topic)
-        limit = int(config.get("max.message.bytes") or DEFAULT_MAX_MESSAGE_BYTES)
-        self._letter_limit = limit - FRAMING_BYTES
 
     @property
     def output(self) -> BatchOutput:
@@ -77,13 +76,19 @@ class StatefulBatches:
 
     def finish(
         self, consumer: Consumer, messages: Sequence[Message], letters: Sequence[DeadLetter]
-    ) -> bool:
-        """Send the letters, stage the state, commit; False if the batch must be read again."""
+    ) -> Counter[str] | None:
+        """Send the letters, stage the state, commit; the letters written by kind, or None
+        if the transaction was aborted (the batch must be read again)."""
         output = self.output
+        kinds: Counter[str] = Counter()
         for letter in letters:
-            fitted = fit(letter, self._letter_limit)
+            if letter.size() + FRAMING_BYTES > self._letter_limit:
+                # Checked before it is sent: in a transaction, a refused record would
+                # abort every retry of the batch.
+                letter = oversized(letter, f"larger than {self.settings.dlq_topic} takes")
+            kinds[letter.kind] += 1
             output.send(
-                self.settings.dlq_topic, fitted.value, fitted.key, headers=fitted.kafka_headers()
+                self.settings.dlq_topic, letter.value, letter.key, headers=letter.kafka_headers()
             )
         positions = next_offsets(messages)
         refs = {
@@ -97,11 +102,11 @@ class StatefulBatches:
         except TransactionAborted as exc:
             log.warning("%s: %s; the batch is read again", self.service.name, exc)
             self.service.aborted()
-            return False
+            return None
         # At-least-once: even if only the offset commit failed, the outputs and the
         # changelog are stored, so the local files may follow them.
         self.service.committed()
-        return True
+        return kinds
 
     def close(self) -> None:
         if self._output is not None:
@@ -115,29 +120,3 @@ def next_offsets(messages: Sequence[Message]) -> dict[tuple[str, int], int]:
         key = (message.topic() or "", message.partition() or 0)
         found[key] = max(found.get(key, 0), (message.offset() or 0) + 1)
     return found
-
-
-def fit(letter: DeadLetter, limit: int) -> DeadLetter:
-    """The letter, or an `oversized` one in its place if it would not fit in `limit` bytes."""
-    size = len(letter.value or b"") + len(letter.key or b"")
-    size += sum(len(name) + len(value) for name, value in letter.headers)
-    size += len(letter.reason) + 200  # the dlq.* headers
-    if size <= limit:
-        return letter
-    digest = hashlib.sha256(letter.value or b"").hexdigest()
-    reason = (
-        f"{letter.kind}: {letter.reason[:500]} (letter of {size} bytes, over the dead-letter "
-        f"topic's limit of {limit}; sha256 of the value {digest})"
-    )
-    headers = (("dlq.size", str(size).encode()), ("dlq.sha256", digest.encode()))
-    return DeadLetter(
-        "oversized",
-        reason,
-        letter.service,
-        letter.topic,
-        letter.partition,
-        letter.offset,
-        letter.key if len(letter.key or b"") < 1024 else None,
-        None,
-        headers,
-    )

@@ -117,3 +117,14 @@ def test_the_clock_is_kept_in_the_table() -> None:
     PartitionLifecycle(table).judge(Step("o1", "e1", "PLACED", 42))
     assert table.get("~clock") == Entry(42, None)
     assert PartitionLifecycle(table).clock == 42
+
+
+def test_a_cancelled_order_is_finished_and_forgotten_after_its_retention() -> None:
+    retention = Retention(finished_ms=1_000, open_ms=HOUR_MS)
+    lifecycle = PartitionLifecycle(MemoryTable(), retention)
+    lifecycle.judge(Step("o1", "e1", "PLACED", 100))
+    assert lifecycle.judge(Step("o1", "e2", "CANCELLED", 200)).verdict.alert is None
+    after = lifecycle.judge(Step("o1", "e3", "CONFIRMED", 300))
+    assert after.verdict.alert is AlertKind.ILLEGAL_TRANSITION  # nothing follows CANCELLED
+    lifecycle.judge(Step("o2", "x", "PLACED", 1_400))
+    assert lifecycle.purge() == 1  # o1: its retention ran out at 1,300

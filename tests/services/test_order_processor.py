@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +14,7 @@ from pipeline.events import AlertKind
 from pipeline.producer import ProduceOptions, produce
 from pipeline.services.guarantees import Guarantee
 from pipeline.services.lifecycle import Retention
-from pipeline.services.order_processor import OrderProcessor, alert_id
+from pipeline.services.order_processor import OrderProcessor, alert_id, epoch_ms
 from pipeline.services.runner import Runner, RunOptions
 from tests.order_helpers import register_v1
 from tests.services.stateful_helpers import expected_alerts, input_events, written_alerts
@@ -33,6 +34,15 @@ def run(settings: Settings, count: int, guarantee: Guarantee = Guarantee.EXACTLY
     )
     summary = Runner(settings, processor, options).run()
     assert summary.consumed == count
+
+
+def test_event_time_is_read_to_the_exact_millisecond() -> None:
+    # float seconds * 1000 truncated 1.003 s to 1002 ms: two steps a millisecond apart looked
+    # simultaneous, and the later one was reported out of order.
+    start = datetime(1970, 1, 1, tzinfo=UTC)
+    for ms in (0, 1_003, 1_005, 999_999, 1_735_689_600_123):
+        assert epoch_ms(start + timedelta(milliseconds=ms)) == ms
+    assert epoch_ms(1_234) == 1_234
 
 
 def test_an_alert_id_is_the_events_identity_and_the_kind_only() -> None:
