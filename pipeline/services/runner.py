@@ -141,11 +141,9 @@ class Runner:
         return self.summary
 
     def _consumer_config(self) -> dict[str, object]:
-        extra: dict[str, object] = {
-            "partition.assignment.strategy": ASSIGNMENT_STRATEGY,
-            # Committed offsets a previous owner's open transaction holds are waited for.
-            "isolation.level": "read_committed",
-        }
+        # Read committed (clients.consumer_config): committed offsets that a previous
+        # owner's open transaction holds are waited for, not read past.
+        extra: dict[str, object] = {"partition.assignment.strategy": ASSIGNMENT_STRATEGY}
         if self.options.instance_id:
             extra["group.instance.id"] = self.options.instance_id
         return clients.consumer_config(self.settings, self.summary.group_id, **extra)
