@@ -223,11 +223,11 @@ class OutputProducer:
 
     def _delivered(self, then: OnDelivery | None) -> OnDelivery:
         def delivered(error: KafkaError | None, message: Message) -> None:
-            # No calls on the error here: with a fatal error pending, any call would fail.
-            if error is not None:
-                if self._failed is None:
-                    self._failed = error
-            elif then is not None:
+            # No calls on the error here: with a fatal error pending, any call would fail
+            # (and the abort that follows reports it).
+            if error is not None and self._failed is None:
+                self._failed = error
+            if then is not None:
                 then(error, message)
 
         return delivered

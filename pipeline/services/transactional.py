@@ -15,18 +15,21 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.dlq import FRAMING_BYTES, DeadLetter, oversized
 from pipeline.kafka.admin import Admin
-from pipeline.kafka.transactions import TransactionAborted
+from pipeline.kafka.transactions import TransactionAborted, TransactionError
 from pipeline.model import PartitionRef
 from pipeline.services.guarantees import BatchOutput, Guarantee, batch_output
 from pipeline.services.stateful import Stateful
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+# A batch aborted this many times in a row stops the service instead of looping forever.
+MAX_ABORTS_IN_A_ROW = 10
+Where = tuple[str, int, int]  # a letter's input topic, partition, offset
 
 TopicIdOf = Callable[[str, int], str]
 
@@ -47,6 +50,8 @@ class StatefulBatches:
         self._topic_id_of = topic_id_of
         self._output: BatchOutput | None = None
         self._letter_limit = DEFAULT_MAX_MESSAGE_BYTES
+        self._refused: set[Where] = set()  # letters the broker refused: their digest next time
+        self._aborts_in_a_row = 0
 
     def start(self) -> None:
         """Claim the state folder, start the output (fencing this instance's predecessor)."""
@@ -82,13 +87,20 @@ class StatefulBatches:
         output = self.output
         kinds: Counter[str] = Counter()
         for letter in letters:
+            where = (letter.topic, letter.partition, letter.offset)
             if letter.size() + FRAMING_BYTES > self._letter_limit:
                 # Checked before it is sent: in a transaction, a refused record would
                 # abort every retry of the batch.
                 letter = oversized(letter, f"larger than {self.settings.dlq_topic} takes")
+            elif where in self._refused:  # refused last time, though it looked as if it fit
+                letter = oversized(letter, f"refused by {self.settings.dlq_topic}")
             kinds[letter.kind] += 1
             output.send(
-                self.settings.dlq_topic, letter.value, letter.key, headers=letter.kafka_headers()
+                self.settings.dlq_topic,
+                letter.value,
+                letter.key,
+                headers=letter.kafka_headers(),
+                on_delivery=self._watch(where),
             )
         positions = next_offsets(messages)
         refs = {
@@ -102,11 +114,26 @@ class StatefulBatches:
         except TransactionAborted as exc:
             log.warning("%s: %s; the batch is read again", self.service.name, exc)
             self.service.aborted()
+            self._aborts_in_a_row += 1
+            if self._aborts_in_a_row >= MAX_ABORTS_IN_A_ROW:
+                raise TransactionError(
+                    f"{self.service.name}: a batch was aborted {self._aborts_in_a_row} times "
+                    f"in a row, the last time: {exc}"
+                ) from exc
             return None
+        self._aborts_in_a_row = 0
+        self._refused.clear()
         # At-least-once: even if only the offset commit failed, the outputs and the
         # changelog are stored, so the local files may follow them.
         self.service.committed()
         return kinds
+
+    def _watch(self, where: Where) -> Callable[[KafkaError | None, Message], None]:
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:  # only a set's add: see OutputProducer._delivered
+                self._refused.add(where)
+
+        return delivered
 
     def close(self) -> None:
         if self._output is not None:
