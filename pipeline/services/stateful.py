@@ -130,7 +130,8 @@ class StatefulService:
         self._emitted.append(Emitted(topic, value, key))
 
     def count(self, name: str, n: int = 1) -> None:
-        self._batch_counts[name] += n
+        if n:
+            self._batch_counts[name] += n
 
     def write_caches(self) -> None:
         """Put what the service keeps in memory over its tables into them."""

@@ -35,7 +35,7 @@ def read_committed(
     partitions = admin.partitions(topic)
     if not partitions:
         return []
-    ends = admin.offsets(topic, range(partitions), end="stable")
+    ends = settled_ends(admin, topic, partitions)
     todo = {p for p, end in ends.items() if end > 0}
     config = settings.kafka_config(
         **{"group.id": f"reader-{time.time_ns()}", "isolation.level": "read_committed"}
@@ -61,6 +61,19 @@ def read_committed(
     if todo:
         raise StatsError(f"{topic} not read to its end within {timeout_s:.0f} s")
     return values
+
+
+def settled_ends(admin: Admin, topic: str, partitions: int, wait_s: float = 10.0) -> dict[int, int]:
+    """The end of what is committed now. A transaction that just committed has its markers
+    written a moment later (until then the stable end stops before it): wait up to `wait_s`
+    for the stable end to reach today's high watermark, then take what is stable."""
+    high = admin.offsets(topic, range(partitions))
+    deadline = time.monotonic() + wait_s
+    while True:
+        stable = admin.offsets(topic, range(partitions), end="stable")
+        if all(stable[p] >= high[p] for p in high) or time.monotonic() > deadline:
+            return stable
+        time.sleep(0.05)
 
 
 def read_windows(settings: Settings) -> list[ClosedWindow]:

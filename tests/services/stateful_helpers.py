@@ -18,6 +18,7 @@ from pipeline.serde import AvroDecoder
 from pipeline.services import lifecycle, windows
 from pipeline.services.order_processor import alert_id, epoch_ms
 from pipeline.services.stats import window_of
+from pipeline.services.stats_reader import settled_ends
 
 Alert = tuple[str, str, int, int]  # alert id, kind, input partition, input offset
 
@@ -26,7 +27,7 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 60) -> list[An
     """Every committed message of `topic`, in partition and offset order (bounded)."""
     admin = Admin.from_settings(settings)
     partitions = admin.partitions(topic) or 0
-    ends = admin.offsets(topic, range(partitions), end="stable")
+    ends = settled_ends(admin, topic, partitions)
     consumer = clients.consumer(
         settings.kafka_config(
             **{"group.id": f"reader-{time.time_ns()}", "isolation.level": "read_committed"}
