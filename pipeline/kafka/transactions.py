@@ -27,7 +27,7 @@ from pipeline.errors import PipelineError
 from pipeline.kafka import clients
 
 TIMEOUT_S = 30.0
-RETRIES = 5
+RETRIES = 8
 # Long enough for a slow batch on a loaded laptop; short enough that a transaction a dead
 # instance left open (and that no restart on its folder aborts) holds readers up briefly.
 TRANSACTION_TIMEOUT_MS = 20_000
@@ -55,7 +55,8 @@ def classify(error: KafkaError) -> str:
         return "fatal"
     if error.txn_requires_abort():
         return "abort"
-    return "retry" if error.retriable() else "abort"
+    # _CONFLICT: the previous attempt of the same call (timed out) is still under way.
+    return "retry" if error.retriable() or error.code() == KafkaError._CONFLICT else "abort"
 
 
 class OutputProducer:

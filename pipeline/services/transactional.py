@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from pipeline.config import Settings
-from pipeline.dlq import FRAMING_BYTES, DeadLetter, oversized
+from pipeline.dlq import FRAMING_BYTES, DeadLetter, DeadLetterError, oversized
 from pipeline.kafka.admin import Admin
 from pipeline.kafka.transactions import TransactionAborted, TransactionError
 from pipeline.model import PartitionRef
@@ -51,6 +51,7 @@ class StatefulBatches:
         self._output: BatchOutput | None = None
         self._letter_limit = DEFAULT_MAX_MESSAGE_BYTES
         self._refused: set[Where] = set()  # letters the broker refused: their digest next time
+        self._digest_refused: Where | None = None  # even the digest: nothing can be carried
         self._aborts_in_a_row = 0
 
     def start(self) -> None:
@@ -100,7 +101,7 @@ class StatefulBatches:
                 letter.value,
                 letter.key,
                 headers=letter.kafka_headers(),
-                on_delivery=self._watch(where),
+                on_delivery=self._watch(where, letter.kind == "oversized"),
             )
         positions = next_offsets(messages)
         refs = {
@@ -114,6 +115,12 @@ class StatefulBatches:
         except TransactionAborted as exc:
             log.warning("%s: %s; the batch is read again", self.service.name, exc)
             self.service.aborted()
+            if self._digest_refused is not None:  # the topic takes nothing: stop, commit nothing
+                topic, partition, offset = self._digest_refused
+                raise DeadLetterError(
+                    f"cannot write to {self.settings.dlq_topic}: it refuses even the digest of "
+                    f"the letter for {topic}[{partition}]@{offset} ({exc})"
+                ) from exc
             self._aborts_in_a_row += 1
             if self._aborts_in_a_row >= MAX_ABORTS_IN_A_ROW:
                 raise TransactionError(
@@ -128,10 +135,12 @@ class StatefulBatches:
         self.service.committed()
         return kinds
 
-    def _watch(self, where: Where) -> Callable[[KafkaError | None, Message], None]:
+    def _watch(self, where: Where, digest: bool) -> Callable[[KafkaError | None, Message], None]:
         def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:  # only a set's add: see OutputProducer._delivered
+            if error is not None:  # no calls on the error: see OutputProducer._delivered
                 self._refused.add(where)
+                if digest:
+                    self._digest_refused = where
 
         return delivered
 
