@@ -111,3 +111,29 @@ def load_client_properties(path: Path) -> Mapping[str, str]:
             raise ConfigError(f"{path}:{number}: expected key=value, got {line!r}")
         props[key.strip()] = value.strip()
     return MappingProxyType(props)
+
+
+def local_address(address: str) -> bool:
+    """Whether every host in `address` ("h:p,h2:p2" or a URL) is this machine."""
+    hosts = [_host_of(part) for part in address.split(",") if part.strip()]
+    return bool(hosts) and all(h in ("localhost", "::1") or h.startswith("127.") for h in hosts)
+
+
+def unreachable_hint(address: str, option: str, variable: str) -> str:
+    """What to run when nothing answers at `address`: the local stack, or the setting."""
+    if local_address(address):
+        return f"start the local stack with `python cli.py dev up` (or set {option} / {variable})"
+    return f"check {option} / {variable} and that the server runs"
+
+
+def _host_of(part: str) -> str:
+    rest = part.strip().split("://", 1)[-1].split("/", 1)[0]
+    if rest.startswith("["):  # [::1]:9092
+        return rest[1:].split("]", 1)[0]
+    return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
+
+
+def replay_topic(topic: str, service: str) -> str:
+    """Where `dlq replay` hands dead letters of `topic` back to one service: only that
+    service reads it, so the others never see a message twice."""
+    return f"{topic}.replay.{service}"

@@ -191,11 +191,14 @@ def generate_events(
     if orders < 1:
         raise ValueError("orders must be at least 1")
     rng = random.Random(seed)
+    live = start_ms is None
     clock = int(time.time() * 1000) if start_ms is None else start_ms
     active = [_Order(rng, clock) for _ in range(orders)]
     last: dict[str, Any] | None = None
     while True:
         clock += rng.randrange(1, 40)
+        if live:  # never ahead of the wall clock, however fast the events are sent
+            clock = min(clock, int(time.time() * 1000))
         index = rng.randrange(orders)
         order = active[index]
         if anomaly_rate and rng.random() < anomaly_rate:

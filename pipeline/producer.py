@@ -210,10 +210,11 @@ def _send(
     started, next_check = time.monotonic(), chunk
     for event in events:
         value = encode(event)
+        key = event.get("order_id")  # a record of another schema (produce --from) may lack it
         try:
-            send(topic, value, event["order_id"], on_delivery=report)
+            send(topic, value, key, on_delivery=report)
         except BufferError:  # the local queue is full: wait for deliveries to drain it
-            if not _send_when_room(producer, topic, value, event["order_id"], report, stop):
+            if not _send_when_room(producer, topic, value, key, report, stop):
                 return  # Ctrl-C while waiting
         except KafkaException as exc:  # fatal idempotence error, a message too large, ...
             raise ProduceError(f"the producer stopped: {exc.args[0].str()}") from exc
@@ -237,7 +238,7 @@ def _send_when_room(
     producer: Producer,
     topic: str,
     value: bytes,
-    key: str,
+    key: str | None,
     report: Callable[[KafkaError | None, Message], None],
     stop: threading.Event,
 ) -> bool:

@@ -11,6 +11,7 @@ The subject of a topic's values is Confluent's TopicNameStrategy (`value_subject
 
 from __future__ import annotations
 
+import shlex
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 from confluent_kafka.schema_registry import RegisteredSchema, Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from pipeline.config import Settings
+from pipeline.config import Settings, unreachable_hint
 from pipeline.errors import RegistryError
 
 T = TypeVar("T")
@@ -69,7 +70,20 @@ def call(action: Callable[[], T], what: str) -> T:
             raise RegistryUnavailable(text) from exc
         raise RegistryError(text) from exc
     except Exception as exc:  # httpx's transport errors share no base with OSError
-        raise RegistryUnavailable(f"{what}: cannot reach the schema registry ({exc})") from exc
+        raise RegistryUnavailable(f"{what}: {unreachable(exc)}") from exc
+
+
+def unreachable(exc: Exception) -> str:
+    """ "cannot reach the schema registry at URL (reason): what to run", from the client's
+    transport error (httpx's errors carry the request and so the URL)."""
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]
+        where = f"{url.scheme}://{url.netloc.decode()}"
+    except Exception:  # not a transport error with a request: no address to name
+        return f"cannot reach the schema registry ({exc})"
+    hint = unreachable_hint(where, "--registry-url", "SCHEMA_REGISTRY_URL")
+    reason = str(exc).removeprefix("[Errno 111] ").lower() or type(exc).__name__
+    return f"cannot reach the schema registry at {where} ({reason}): {hint}"
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -93,15 +107,27 @@ def lookup_registered(client: SchemaRegistryClient, subject: str, schema_str: st
         raise
     except RegistryError as exc:
         if is_not_found(exc):
+            why = (
+                "the subject does not exist"
+                if error_code(exc) == SUBJECT_NOT_FOUND
+                else "no version of the subject is this schema"
+            )
             raise SchemaNotRegisteredError(
-                f"the schema is not registered under subject {subject!r} "
-                f"({str(exc).removeprefix(subject + ': ')}); "
-                "register it first: python cli.py schema register FILE"
+                f"the schema is not registered under subject {subject!r} ({why}); "
+                f"register it first: {register_command(subject)}"
             ) from exc
         raise RegistryError(f"the registry refused the lookup in {exc}") from exc
     if found.schema_id is None:
         raise RegistryError(f"the registry answered the lookup in {subject!r} without an id")
     return found.schema_id
+
+
+def register_command(subject: str) -> str:
+    """The command that registers a schema file in `subject` (--subject unless the default)."""
+    command = "python cli.py schema register FILE"
+    if subject != value_subject(Settings().topic):
+        command += f" --subject {shlex.quote(subject)}"
+    return command
 
 
 def register(client: SchemaRegistryClient, subject: str, schema_str: str) -> RegisteredSchema:

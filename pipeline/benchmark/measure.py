@@ -12,9 +12,9 @@ from itertools import islice
 from typing import Any
 
 from pipeline import registry_client
-from pipeline.benchmark.stack import Lane, Workspace
+from pipeline.benchmark.stack import BenchError, Lane, Workspace
 from pipeline.benchmark.textbook import Produced, textbook_produce
-from pipeline.benchmark.workers import BenchError, WorkerProcess, worker_config
+from pipeline.benchmark.workers import WorkerProcess, worker_config
 from pipeline.events import generate_events
 from pipeline.producer import ProduceOptions, send_events
 from pipeline.serde import AvroEncoder
@@ -35,10 +35,9 @@ def produce(side: str, lane: Lane, events: int, rate: float | None, seed: int) -
     if side == BASELINE:
         produced = textbook_produce(lane.settings, lane.schema_str, stream, rate)
     else:
-        subject = f"{lane.settings.topic}-value"
-        encoder = AvroEncoder.for_subject(
-            registry_client.connect(lane.settings), subject, lane.schema_str
-        )
+        with registry_client.connected(lane.settings) as client:
+            subject = registry_client.value_subject(lane.settings.topic)
+            encoder = AvroEncoder.for_subject(client, subject, lane.schema_str)
         started = time.time()
         options = ProduceOptions(count=events, rate=rate)
         summary = send_events(lane.settings, encoder, stream, options)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ import confluent_kafka
 from pipeline.benchmark import measure
 from pipeline.benchmark.measure import BASELINE, OURS
 from pipeline.benchmark.options import BenchOptions
-from pipeline.benchmark.stack import Workspace, bench_stack
+from pipeline.benchmark.stack import Target, Workspace, workspace
 from pipeline.benchmark.stats import median_summary
 from pipeline.config import Settings
 
@@ -40,15 +39,8 @@ def run_bench(
     began = time.monotonic()
     if own_broker or own_registry:
         progress("starting a throwaway " + ("broker and registry" if own_broker else "registry"))
-    with (
-        bench_stack(settings, own_broker=own_broker, own_registry=own_registry) as live,
-        tempfile.TemporaryDirectory(prefix="bench-") as folder,
-    ):
-        ws = Workspace(live, Path(folder), keep_nothing=not own_broker)
-        try:
-            result = _measure(ws, options, progress)
-        finally:
-            ws.close()
+    with workspace(Target(settings, own_broker, own_registry)) as ws:
+        result = _measure(ws, options, progress)
     result["machine"] = machine(own_broker)
     result["options"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()}
     result["seconds"] = round(time.monotonic() - began, 1)

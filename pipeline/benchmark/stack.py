@@ -26,6 +26,19 @@ from pipeline.schema_files import ORDER_EVENT_V1, load_schema_file
 SCHEMA_FILE = ORDER_EVENT_V1
 
 
+class BenchError(PipelineError):
+    """A measurement that could not be made (a worker that failed, events not stored...)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The settings to measure with, and which parts the benchmark starts (and stops) itself."""
+
+    settings: Settings
+    own_broker: bool
+    own_registry: bool
+
+
 @dataclass(frozen=True, slots=True)
 class Lane:
     """One measurement's own topic, subject, group and SQLite file."""
@@ -61,6 +74,22 @@ def bench_stack(settings: Settings, *, own_broker: bool, own_registry: bool) -> 
         yield settings
 
 
+@contextmanager
+def workspace(target: Target) -> Iterator[Workspace]:
+    """The target's broker and registry, answering, and a workspace on them for the block."""
+    with (
+        bench_stack(
+            target.settings, own_broker=target.own_broker, own_registry=target.own_registry
+        ) as live,
+        tempfile.TemporaryDirectory(prefix="bench-") as folder,
+    ):
+        ws = Workspace(live, Path(folder), keep_nothing=not target.own_broker)
+        try:
+            yield ws
+        finally:
+            ws.close()
+
+
 class Workspace:
     """Hands out lanes; `close()` deletes their topics and subjects from a cluster we keep."""
 
@@ -83,7 +112,7 @@ class Workspace:
         )
         self._topics += [topic, settings.dlq_topic]
         ensure_topics(settings, {topic: settings.partitions, settings.dlq_topic: 1})
-        subject = f"{topic}-value"
+        subject = registry_client.value_subject(topic)
         self._subjects.append(subject)
         schema_id = _register(settings, subject, self._schema_str)
         return Lane(settings, f"bench-{tag}", self._schema_str, schema_id)

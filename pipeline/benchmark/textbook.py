@@ -11,7 +11,13 @@ one `commit()` per message on a default `sqlite3` connection (rollback journal,
 synchronous=FULL), offsets committed by Kafka's auto-commit.
 
 The benchmark paces the producer at a fixed rate when asked (that is the harness, not the
-tutorial); everything else is the tutorial's.
+tutorial); everything else is the tutorial's. Its clients come from the project's one home
+for each (`pipeline.kafka.clients`, `registry_client.connect`): plain constructor calls on
+the default configuration, so the baseline stays the tutorial's.
+
+The two halves are also what the other benchmarks compare against: `TextbookEncoder` (the
+stock serializer, as `bench producer` puts it in our producer loop) and `TextbookTable`
+(one INSERT and one commit per event, as `bench store` times it without Kafka).
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext, StringSerializer
 
+from pipeline import registry_client
 from pipeline.config import Settings
+from pipeline.kafka import clients
 
 TABLE = "order_events"
 CREATE_SQL = (
@@ -77,31 +85,47 @@ class Pacer:
             time.sleep(ahead)
 
 
+class TextbookEncoder:
+    """The stock `AvroSerializer`, called for one event at a time as the tutorials do."""
+
+    def __init__(
+        self, client: SchemaRegistryClient, topic: str, schema_str: str, schema_id: int = 0
+    ) -> None:
+        # Auto-registration off only because the harness registered the schema already (and
+        # producers here never register); the serializer looks the id up once and caches it.
+        self._serialize = AvroSerializer(client, schema_str, conf={"auto.register.schemas": False})
+        self._topic = topic
+        self.schema_id = schema_id  # for the producer's summary; the serializer finds its own
+
+    def encode(self, record: dict[str, Any]) -> bytes:
+        value = self._serialize(record, SerializationContext(self._topic, MessageField.VALUE))
+        if value is None:  # only for a None record, which no generator yields
+            raise ValueError("the stock serializer returned no value")
+        return value
+
+
 def textbook_produce(
     settings: Settings, schema_str: str, events: Iterable[dict[str, Any]], rate: float | None
 ) -> Produced:
-    with SchemaRegistryClient(settings.registry_config()) as client:
-        return _produce_all(client, settings, schema_str, events, rate)
+    with registry_client.connected(settings) as client:
+        encoder = TextbookEncoder(client, settings.topic, schema_str)
+        return _produce_all(encoder, settings, events, rate)
 
 
 def _produce_all(
-    client: SchemaRegistryClient,
+    encoder: TextbookEncoder,
     settings: Settings,
-    schema_str: str,
     events: Iterable[dict[str, Any]],
     rate: float | None,
 ) -> Produced:
-    # Auto-registration off only because the harness registered the schema already (and
-    # producers here never register); the serializer looks the id up once and caches it.
-    serializer = AvroSerializer(client, schema_str, conf={"auto.register.schemas": False})
     key_serializer = StringSerializer("utf_8")
-    producer = Producer(settings.kafka_config())
+    producer = clients.producer(settings.kafka_config())
     produced, topic = Produced(), settings.topic
     produced.started_at, began = time.time(), time.monotonic()
     pacer = Pacer(rate)
     for sent, event in enumerate(events, start=1):
         producer.poll(0.0)
-        value = serializer(event, SerializationContext(topic, MessageField.VALUE))
+        value = encoder.encode(event)
         key = key_serializer(event["order_id"])
         _produce(producer, topic, key, value, produced.report)
         pacer.tick(sent)
@@ -127,6 +151,27 @@ def _produce(
     raise BufferError(f"the producer queue stayed full for {FLUSH_TIMEOUT_S:.0f} s")
 
 
+class TextbookTable:
+    """The tutorial's SQLite side: a default connection (rollback journal, synchronous=FULL),
+    one INSERT and one commit per event."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @classmethod
+    def open(cls, db_path: Path) -> TextbookTable:
+        conn = sqlite3.connect(str(db_path))
+        conn.execute(CREATE_SQL)
+        return cls(conn)
+
+    def store(self, event: Any) -> None:
+        self._conn.execute(INSERT_SQL, _row(event))
+        self._conn.commit()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 def textbook_consume(
     settings: Settings,
     group: str,
@@ -138,31 +183,30 @@ def textbook_consume(
     idle_timeout_s: float,
 ) -> int:
     """Store `expect` messages one row and one commit at a time; returns how many."""
-    conn = sqlite3.connect(str(settings.db_path))
-    conn.execute(CREATE_SQL)
-    deserializer = AvroDeserializer(SchemaRegistryClient(settings.registry_config()), schema_str)
-    consumer = Consumer(
-        settings.kafka_config(**{"group.id": group, "auto.offset.reset": "earliest"})
-    )
-    stored, idle_since = 0, time.monotonic()
-    try:
-        consumer.subscribe([settings.topic], on_assign=lambda _c, _p: on_ready())
-        while stored < expect and not stop.is_set():
-            msg = consumer.poll(1.0)
-            if msg is None or msg.error():
-                if time.monotonic() - idle_since > idle_timeout_s:
-                    break
-                continue
-            context = SerializationContext(settings.topic, MessageField.VALUE)
-            event = deserializer(msg.value(), context)
-            conn.execute(INSERT_SQL, _row(event))
-            conn.commit()
-            stored += 1
-            idle_since = time.monotonic()
-            on_stored(msg)
-    finally:
-        consumer.close()
-        conn.close()
+    with (
+        closing(TextbookTable.open(settings.db_path)) as table,
+        registry_client.connected(settings) as client,
+    ):
+        deserializer = AvroDeserializer(client, schema_str)
+        consumer = clients.consumer(
+            settings.kafka_config(**{"group.id": group, "auto.offset.reset": "earliest"})
+        )
+        stored, idle_since = 0, time.monotonic()
+        try:
+            consumer.subscribe([settings.topic], on_assign=lambda _c, _p: on_ready())
+            while stored < expect and not stop.is_set():
+                msg = consumer.poll(1.0)
+                if msg is None or msg.error():
+                    if time.monotonic() - idle_since > idle_timeout_s:
+                        break
+                    continue
+                context = SerializationContext(settings.topic, MessageField.VALUE)
+                table.store(deserializer(msg.value(), context))
+                stored += 1
+                idle_since = time.monotonic()
+                on_stored(msg)
+        finally:
+            consumer.close()
     return stored
 
 

@@ -123,6 +123,19 @@ def run_baseline(settings: Settings, config: dict[str, Any], clock: Clock) -> in
     return count_rows(settings.db_path)
 
 
+def settings_config(settings: Settings) -> dict[str, Any]:
+    """What a child process needs to rebuild `settings` (`settings_from` reads it back)."""
+    return {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "registry_url": settings.registry_url,
+        "registry_auth": settings.registry_auth,
+        "client_properties": dict(settings.client_properties),
+        "topic": settings.topic,
+        "dlq_topic": settings.dlq_topic,
+        "db_path": str(settings.db_path),
+    }
+
+
 def settings_from(config: dict[str, Any]) -> Settings:
     return Settings(
         bootstrap_servers=config["bootstrap_servers"],

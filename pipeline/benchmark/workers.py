@@ -20,30 +20,19 @@ from typing import IO, Any
 
 import psutil
 
-from pipeline.benchmark.stack import Lane
-from pipeline.errors import PipelineError
+from pipeline.benchmark.stack import BenchError, Lane
+from pipeline.benchmark.worker import settings_config
 
 MiB = 2**20
 STOP_TIMEOUT_S = 15.0
 
 
-class BenchError(PipelineError):
-    pass
-
-
 def worker_config(
     lane: Lane, side: str, expect: int, latency: bool, warmup: int = 0
 ) -> dict[str, Any]:
-    s = lane.settings
     return {
         "side": side,
-        "bootstrap_servers": s.bootstrap_servers,
-        "registry_url": s.registry_url,
-        "registry_auth": s.registry_auth,
-        "client_properties": dict(s.client_properties),
-        "topic": s.topic,
-        "dlq_topic": s.dlq_topic,
-        "db_path": str(s.db_path),
+        **settings_config(lane.settings),
         "group": lane.group,
         "schema_str": lane.schema_str,
         "expect": expect,

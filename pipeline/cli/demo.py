@@ -6,11 +6,12 @@ import json
 import sys
 
 import click
-from rich.progress import Progress, TaskID
+from rich.progress import TaskID
 
-from pipeline.cli.common import settings_of
+from pipeline.cli.common import progress_bar, settings_of
 from pipeline.cli.dev import dev_settings
 from pipeline.cli.output import render
+from pipeline.cli.types import count, number
 from pipeline.demo.story import DemoOptions, DemoReport, run_story
 from pipeline.devstack import stack
 
@@ -18,14 +19,14 @@ from pipeline.devstack import stack
 @click.command()
 @click.option(
     "--events",
-    type=click.IntRange(100),
+    type=count(100),
     default=20_000,
     show_default=True,
     help="Events in each producing phase.",
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(0),
+    type=number(0),
     default=5_000,
     show_default=True,
     help="Events/s per producer (0: as fast as possible).",
@@ -41,15 +42,17 @@ def demo(ctx: click.Context, events: int, rate: float) -> None:
     local = dev_settings({"home": None})
     click.echo("Starting the local stack (Kafka in KRaft mode, schema registry) ...")
     result = stack.up(local)
-    click.echo(
-        f"Kafka at {local.bootstrap}, registry at {local.registry_url} ({result.seconds:.1f} s)"
-    )
+    where = f"Kafka at {local.bootstrap}, registry at {local.registry_url}"
+    if result.started:
+        click.echo(f"{where} ({result.seconds:.1f} s)")
+    else:
+        click.echo(f"The local stack was already running: {where}")
     settings = settings_of(ctx).with_(
         bootstrap_servers=local.bootstrap, registry_url=local.registry_url
     )
     options = DemoOptions(events=events, rate=rate or None)
     try:
-        with Progress(transient=True) as bar:
+        with progress_bar() as bar:
             tasks: dict[str, TaskID] = {}
 
             def progress(label: str, done: int, total: int) -> None:
@@ -64,13 +67,23 @@ def demo(ctx: click.Context, events: int, rate: float) -> None:
     print_summary(report, str(settings.db_path))
 
 
+def dead_letters_line(report: DemoReport) -> str:
+    """ "9 dead letters: 3 messages × 3 services": what the count counts."""
+    letters, messages, services = report.dead_letters, report.dead_messages, report.dead_services
+    noun = "dead letter" if letters == 1 else "dead letters"
+    if letters and letters == messages * services:
+        return f"{letters} {noun} this run: {messages} messages × {services} services"
+    return f"{letters} {noun} this run, from {messages} messages"
+
+
 def print_summary(report: DemoReport, db: str) -> None:
     new_columns = [c for c in report.columns_after if c not in report.columns_before]
     snap = report.analytics.get("totals", {})
     click.echo("")
     click.echo("Summary")
     click.echo(
-        f"- events produced: {report.produced} (v1, then v1 and v2 at once, then 3 bad ones)"
+        f"- events produced this run: {report.produced} (v1, then v1 and v2 at once, "
+        "then 3 bad ones)"
     )
     click.echo(f"- analytics by status: {json.dumps(snap.get('by_status', {}))}")
     click.echo(f"- analytics by source: {json.dumps(snap.get('by_source', {}))}")
@@ -86,7 +99,7 @@ def print_summary(report: DemoReport, db: str) -> None:
         f"- the store grew columns with v2: {', '.join(new_columns) or 'none (already there)'}"
     )
     click.echo(f"- breaking schema: {'refused' if report.refused_reason else 'NOT refused'}")
-    click.echo(f"- dead-letter topic: {report.dead_letters} messages (python cli.py dlq)")
+    click.echo(f"- {dead_letters_line(report)} (python cli.py dlq)")
     if report.timeline is not None:
         click.echo(f"- a sample timeline from the store ({report.timeline.title}):")
         click.echo(render([report.timeline], "table"))

@@ -13,6 +13,8 @@ from pipeline.cli.common import format_duration
 from pipeline.devstack import postgres as pg
 from pipeline.devstack import stack
 from pipeline.devstack.layout import DevStackSettings
+from pipeline.errors import PipelineError
+from pipeline.kafka.admin import Admin, group_lags
 
 
 def dev_options(command: Any) -> Any:
@@ -118,7 +120,8 @@ def dev_status(**given: Any) -> None:
 
     Example: python cli.py dev status
     """
-    report = stack.status(dev_settings(given))
+    settings = dev_settings(given)
+    report = stack.status(settings)
     for part in report.parts:
         line = f"{part.name:<9} {part.state:<14} {part.address}"
         if part.pid is not None:
@@ -127,6 +130,8 @@ def dev_status(**given: Any) -> None:
         click.echo(line)
     if report.topics:
         click.echo("topics: " + ", ".join(report.topics))
+        for line in group_summary(settings.bootstrap):
+            click.echo(line)
     for name in report.missing:
         click.echo(f"{name} is not running though the last `dev up` started it.")
     if any(part.state == "died" for part in report.parts):
@@ -150,6 +155,23 @@ def export_lines(report: stack.StackStatus) -> list[str]:
         for part in report.parts
         if part.state == "running"
     ]
+
+
+def group_summary(bootstrap: str) -> list[str]:
+    """One line per consumer group of the running broker: how far behind it is."""
+    admin = Admin({"bootstrap.servers": bootstrap}, timeout_s=5.0)
+    try:
+        found = group_lags(admin, None)
+    except PipelineError as exc:
+        return [f"consumer groups: unknown ({exc})"]
+    if not found:
+        return ["consumer groups: none yet"]
+    lines = ["consumer groups (python cli.py groups --all for each partition):"]
+    for group in sorted(found, key=lambda g: g.group):
+        verdict = "up to date" if group.lag == 0 else f"{group.lag:,} behind"
+        topics = ", ".join(sorted({p.topic for p in group.partitions}))
+        lines.append(f"  {group.group:<20} {verdict} on {topics} ({group.members} member(s))")
+    return lines
 
 
 @dev.command("logs")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
-from rich.progress import Progress
 
-from pipeline.cli.common import settings_of
+from pipeline.cli.common import progress_bar, require_reachable, require_topic, settings_of
+from pipeline.cli.types import count, number
 from pipeline.cli.views import ConsumeView, detail
-from pipeline.dlq import read_dead_letters
-from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions
-from pipeline.producer import produce as run_produce
+from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions, ProduceSummary
+from pipeline.schema_lab.feed import produce_generated, produce_lines
+from pipeline.services.groups import chosen_group
 from pipeline.services.guarantees import Guarantee
 from pipeline.services.runner import Runner, RunOptions, ServiceTuning, make_service
 
@@ -22,12 +22,12 @@ SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 
 
 @click.command()
-@click.option("--count", type=click.IntRange(0), help="Events to send [1000; 0: no limit].")
-@click.option("--rate", type=click.FloatRange(0, min_open=True), help="Events/s [unlimited].")
-@click.option("--duration", type=click.FloatRange(0, min_open=True), help="Stop after seconds.")
+@click.option("--count", type=count(0), help="Events to send [1000; 0: no limit].")
+@click.option("--rate", type=number(0, min_open=True), help="Events/s [unlimited].")
+@click.option("--duration", type=number(0, min_open=True), help="Stop after seconds.")
 @click.option(
     "--orders",
-    type=click.IntRange(1),
+    type=count(1),
     default=100,
     show_default=True,
     help="Orders in flight at once (their events interleave).",
@@ -41,15 +41,21 @@ SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 )
 @click.option("--topic", help="Topic to write to [order-events].")
 @click.option(
+    "--from",
+    "source",
+    type=click.File("r", encoding="utf-8"),
+    help="Send the JSON lines of this file (- for stdin) instead of generated events.",
+)
+@click.option(
     "--anomalies",
-    type=click.FloatRange(0, 1),
+    type=number(0, 1),
     default=0.0,
     show_default=True,
     help="Share of steps replaced by duplicates, swaps, unknown orders.",
 )
 @click.option(
     "--cancellations",
-    type=click.FloatRange(0, 1),
+    type=number(0, 1),
     help="Share of placed or confirmed orders cancelled [0.05 with a schema that has "
     "CANCELLED (v3), else 0].",
 )
@@ -63,35 +69,56 @@ def produce(
     seed: int | None,
     schema_path: Path | None,
     topic: str | None,
+    source: TextIO | None,
     anomalies: float,
     cancellations: float | None,
 ) -> None:
     """Send realistic order lifecycles, Avro-encoded with a registered schema.
 
     The schema must already be registered under the topic's value subject
-    (python cli.py schema register FILE); nothing is sent otherwise.
+    (python cli.py schema register FILE); nothing is sent otherwise. Any record schema
+    works: each field is filled by name, by alias, by its default, or generated, and the
+    output says which. With --from, JSON lines are sent instead; a line that does not fit
+    the schema is reported with its number and left out.
 
     Example: python cli.py produce --count 10000 --rate 2000 --seed 42
     """
     settings = settings_of(ctx).with_(topic=topic)
+    require_reachable(settings)
     limit = (None if duration else 1000) if count is None else (count or None)
     options = ProduceOptions(
-        count=limit,
+        count=limit if source is None else (count or None),
         rate=rate,
         duration_s=duration,
-        orders=orders,
+        # Orders in flight beyond the events sent are never used (a million took 12 s).
+        orders=min(orders, max(limit, 100)) if limit else orders,
         seed=seed,
         schema_path=schema_path or DEFAULT_SCHEMA,
         anomaly_rate=anomalies,
         start_ms=SEEDED_START_MS if seed is not None else None,
         cancel_rate=cancellations,
     )
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"producing to {settings.topic}", total=limit)
-        summary = run_produce(settings, options, lambda s: bar.update(task, completed=s.produced))
+    with progress_bar() as bar:
+        task = bar.add_task(f"producing to {settings.topic}", total=options.count)
+
+        def tick(summary: ProduceSummary) -> None:
+            bar.update(task, completed=summary.produced)
+
+        if source is None:
+            fed = produce_generated(settings, options, tick)
+        else:
+            fed = produce_lines(settings, options, iter(source), tick)
+    if len(fed.filled) > 1:  # not just "every field filled by name"
+        for line in fed.filled:
+            click.echo(line)
+    for refusal in fed.refused:
+        click.echo(f"line {refusal.line} refused: {refusal.reason}", err=True)
+    summary = fed.summary
     for line in summary.describe():
         click.echo(line)
-    if not summary.ok:
+    if fed.refused:
+        click.echo(f"{len(fed.refused)} line(s) refused (not sent)")
+    if fed.refused or not summary.ok:
         sys.exit(1)
 
 
@@ -108,11 +135,17 @@ def produce(
     type=click.Path(dir_okay=False, path_type=Path),
     help="storage: the SQLite audit store [data/audit.db].",
 )
-@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
-@click.option("--max-events", type=click.IntRange(1), help="Stop after this many messages.")
+@click.option(
+    "--batch-size",
+    type=count(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Messages handled, stored and committed together at most.",
+)
+@click.option("--max-events", type=count(1), help="Stop after this many messages.")
 @click.option(
     "--idle-timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=number(0, min_open=True),
     help="Stop after this many seconds with nothing to read.",
 )
 @click.option(
@@ -146,9 +179,10 @@ def produce(
     "this instance's partitions without a rebalance; when it stops, they wait that long.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON snapshots, not a live view.")
+@click.option("--create", is_flag=True, help="Create --topic (and its .dlq) if it does not exist.")
 @click.option(
     "--interval",
-    type=click.FloatRange(0.1),
+    type=number(0.1),
     default=1.0,
     show_default=True,
     help="Seconds between view updates.",
@@ -170,6 +204,7 @@ def consume(
     retention: int | None,
     instance_id: str | None,
     as_json: bool,
+    create: bool,
     interval: float,
 ) -> None:
     """Run a service on the order topic until Ctrl-C (or a limit); commits what it finished.
@@ -181,6 +216,10 @@ def consume(
     # Another topic gets outputs named after it (`T.dlq`, `T.alerts`, `T.stats`), and a
     # group too.
     settings = settings_of(ctx).reading(topic).with_(db_path=db_path, state_dir=state_dir)
+    chosen_group(service, settings, group)  # a refused --group is said before connecting
+    require_reachable(settings)
+    if topic and not create:
+        require_topic(settings, topic)
     tuning = ServiceTuning(window_s=window, grace_s=grace, retention_s=retention)
     worker = make_service(service, settings, tuning)
     options = RunOptions(
@@ -198,30 +237,3 @@ def consume(
     if not as_json:
         click.echo(summary.describe())
         click.echo(detail(worker))
-
-
-@click.command()
-@click.option(
-    "--limit",
-    type=click.IntRange(1),
-    default=20,
-    show_default=True,
-    help="Show the last N dead letters.",
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per dead letter.")
-@click.option("--topic", help="The dead-letter topic [order-events.dlq].")
-@click.pass_context
-def dlq(ctx: click.Context, limit: int, as_json: bool, topic: str | None) -> None:
-    """List what landed on the dead-letter topic, and why.
-
-    Example: python cli.py dlq --limit 50
-    """
-    settings = settings_of(ctx).with_(dlq_topic=topic)
-    records = read_dead_letters(settings, limit)
-    if as_json:
-        for record in records:
-            click.echo(json.dumps(record.to_dict()))
-        return
-    click.echo(f"{len(records)} dead letter(s) on {settings.dlq_topic} (last {limit} shown)")
-    for record in records:
-        click.echo(record.describe())

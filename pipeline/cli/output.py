@@ -31,7 +31,7 @@ def render(tables: Sequence[Table], fmt: str) -> str:
     if fmt == "json":
         if len(tables) == 1:
             return json.dumps(tables[0].as_dicts(), indent=2, default=str)
-        return json.dumps({t.title: t.as_dicts() for t in tables}, indent=2, default=str)
+        return json.dumps({t.key or t.title: t.as_dicts() for t in tables}, indent=2, default=str)
     if fmt == "csv":
         return "\n".join(_csv(t) for t in tables).rstrip("\n")
     return "\n\n".join(_aligned(t, titled=len(tables) > 1) for t in tables)

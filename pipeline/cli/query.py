@@ -9,8 +9,11 @@ import click
 
 from pipeline.cli.common import settings_of
 from pipeline.cli.output import chosen_format, format_options, render
+from pipeline.cli.types import count, number
 from pipeline.store import reports
-from pipeline.store.readonly import open_read_only
+from pipeline.store.readonly import TIMEOUT_S, open_read_only
+
+DEFAULT_LIMIT = 1000
 
 
 @click.group()
@@ -33,16 +36,39 @@ def query(ctx: click.Context, db_path: Path | None) -> None:
 
 @query.command("sql")
 @click.argument("statement")
+@click.option(
+    "--limit",
+    type=count(1),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Rows shown at most (the output says when more were left out).",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=number(0.1, 3600),
+    default=TIMEOUT_S,
+    show_default=True,
+    help="Seconds before the statement is stopped.",
+)
 @format_options
 @click.pass_obj
-def query_sql(db_path: Path, statement: str, as_json: bool, as_csv: bool) -> None:
-    """Run one SQL statement; any statement that would write is refused.
+def query_sql(
+    db_path: Path, statement: str, limit: int, timeout_s: float, as_json: bool, as_csv: bool
+) -> None:
+    """Run one SQL statement that reads; anything that would write, ATTACH a file or change
+    a setting is refused before it runs.
 
     Example: python cli.py query sql "SELECT status, count(*) FROM events GROUP BY 1"
     """
     fmt = chosen_format(as_json, as_csv)
     with closing(open_read_only(db_path)) as db:
-        click.echo(render([reports.sql(db, statement)], fmt))
+        table = reports.sql(db, statement, limit=limit, timeout_s=timeout_s)
+    click.echo(render([table], fmt))
+    if table.more:
+        # On stderr for JSON and CSV, so that their output stays machine-readable.
+        note = f"(first {limit} rows shown: the --limit; raise it to see more)"
+        click.echo(note, err=fmt != "table")
 
 
 @query.command("order")
@@ -64,13 +90,30 @@ def query_order(db_path: Path, order_id: str, as_json: bool, as_csv: bool) -> No
 
 
 @query.command("stats")
+@click.option(
+    "--table",
+    "chosen",
+    type=click.Choice(reports.STATS_TABLES),
+    multiple=True,
+    help="Only this table (repeatable); --csv writes exactly one.",
+)
 @format_options
 @click.pass_obj
-def query_stats(db_path: Path, as_json: bool, as_csv: bool) -> None:
+def query_stats(db_path: Path, chosen: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
     """Counts by status, source and schema version, and events per minute.
 
-    Example: python cli.py query stats --json
+    JSON keys are the table names (by_status, by_source, by_schema_version, per_minute).
+
+    Example: python cli.py query stats --table by_status --csv
     """
     fmt = chosen_format(as_json, as_csv)
+    if fmt == "csv" and len(chosen) != 1:
+        # Several tables in one CSV cannot be read back; kept for this release only.
+        click.echo(
+            "warning: --csv without one --table writes several tables in one CSV; the next "
+            f"release will need --table (one of {', '.join(reports.STATS_TABLES)})",
+            err=True,
+        )
     with closing(open_read_only(db_path)) as db:
-        click.echo(render(reports.stats(db), fmt))
+        tables = [t for t in reports.stats(db) if not chosen or t.key in chosen]
+    click.echo(render(tables, fmt))

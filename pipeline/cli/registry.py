@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from pipeline.cli.common import format_duration, settings_of
+from pipeline.kafka import clients
+from pipeline.registry.auth import load_users_file
 from pipeline.registry.run import serve
 
 
@@ -22,7 +24,13 @@ def registry() -> None:
 
 @registry.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8081,
+    show_default=True,
+    help="Port to listen on (0: any free one).",
+)
 @click.option("--topic", default="_schemas", show_default=True, help="Kafka topic of the state.")
 @click.option(
     "--basic-auth-file",
@@ -37,8 +45,12 @@ def registry_serve(
 
     Example: python cli.py --bootstrap-servers localhost:9092 registry serve --port 8081
     """
+    settings = settings_of(ctx)
+    if basic_auth_file is not None:
+        load_users_file(basic_auth_file)  # a bad file is the first thing to say
+    clients.require_reachable(settings)
     summary = serve(
-        settings_of(ctx),
+        settings,
         host=host,
         port=port,
         topic=topic,

@@ -11,10 +11,12 @@ import click
 
 from pipeline import registry_client
 from pipeline.cli.common import settings_of
+from pipeline.cli.types import MAX_VERSION, count
 from pipeline.schema_files import load_schema_file
 from pipeline.schema_lab import subjects
 from pipeline.schema_lab.diff import describe, diff
 from pipeline.schema_lab.matrix import compatibility_matrix
+from pipeline.schema_lab.reasons import explain
 
 
 def subject_option(command: Any) -> Any:
@@ -59,7 +61,7 @@ def schema_list(ctx: click.Context) -> None:
 
 @schema.command("show")
 @click.argument("subject")
-@click.option("--version", type=click.IntRange(1), help="A version (default: the latest).")
+@click.option("--version", type=count(1, MAX_VERSION), help="A version (default: the latest).")
 @click.pass_context
 def schema_show(ctx: click.Context, subject: str, version: int | None) -> None:
     """Print a registered schema with its id and version.
@@ -84,7 +86,16 @@ def schema_register(ctx: click.Context, file: Path, subject: str | None) -> None
     subject = default_subject(ctx, subject)
     text = schema_text(file)
     with registry_client.connected(settings_of(ctx)) as client:
-        found = registry_client.register(client, subject, text)
+        try:
+            found = subjects.register(client, subject, text)
+        except subjects.SchemaRefused as exc:
+            raise click.ClickException(f"{file.name} {exc}") from exc
+    if found.already:
+        click.echo(
+            f"{file.name} is already registered in {subject} as version {found.version} "
+            f"(id {found.schema_id}): nothing changed"
+        )
+        return
     click.echo(
         f"registered {file.name} in {subject}: id {found.schema_id}, version {found.version}"
     )
@@ -111,7 +122,7 @@ def schema_check(ctx: click.Context, file: Path, subject: str | None, level: str
     verdict = "accepted" if result.compatible else "refused"
     note = f" ({result.note})" if result.note else ""
     click.echo(f"{file.name} in {subject} at {result.level}: {verdict}{note}")
-    for reason in result.reasons:
+    for reason in explain(result.reasons, new_schema=json.loads(text)):
         click.echo(f"  - {reason}")
     if not result.compatible:
         sys.exit(1)
@@ -120,16 +131,23 @@ def schema_check(ctx: click.Context, file: Path, subject: str | None, level: str
 @schema.command("config")
 @click.argument("level", required=False)
 @click.option("--subject", help="A subject's own level (default: the global level).")
+@click.option("--create", is_flag=True, help="Set the level of a subject with no schema yet.")
 @click.pass_context
-def schema_config(ctx: click.Context, level: str | None, subject: str | None) -> None:
-    """Read, or set, the compatibility level.
+def schema_config(ctx: click.Context, level: str | None, subject: str | None, create: bool) -> None:
+    """Read, or set, the compatibility level (global, or of one subject).
 
     Example: python cli.py schema config --subject order-events-value FULL
     """
     with registry_client.connected(settings_of(ctx)) as client:
-        now = subjects.get_or_set_level(client, subject, level)
-    where = subject or "global"
-    click.echo(f"{where}: {now}" + (" (set)" if level else ""))
+        if level is not None:
+            now = subjects.set_level(client, subject, level, create=create)
+            click.echo(f"{subject or 'global'}: {now} (set)")
+        elif subject is None:
+            click.echo(f"global: {subjects.subject_level(client, None)}")
+        else:
+            found = subjects.level_in_force(client, subject)
+            how = "inherited from the global level" if found.inherited else "its own"
+            click.echo(f"{subject}: {found.level} ({how})")
 
 
 @schema.command("diff")
@@ -155,7 +173,8 @@ def schema_matrix(old: Path, new: Path) -> None:
 
     Example: python cli.py schema matrix schemas/order_event.v2.avsc schemas/order_event.v3.avsc
     """
-    matrix = compatibility_matrix(json.loads(schema_text(old)), json.loads(schema_text(new)))
+    new_schema = json.loads(schema_text(new))
+    matrix = compatibility_matrix(json.loads(schema_text(old)), new_schema)
     click.echo(f"old = {old.name}, new = {new.name}")
     click.echo(f"evidence: {matrix.backward.text()}")
     click.echo(f"evidence: {matrix.forward.text()}")
@@ -165,13 +184,13 @@ def schema_matrix(old: Path, new: Path) -> None:
             "new reads old" if e is matrix.backward else "old reads new" for e in row.evidence
         )
         click.echo(f"{row.level.value:<20} {verdict:<9} {needs or 'no check'}")
-        for reason in row.reasons:
+        for reason in explain(row.reasons, new_schema=new_schema, old_label="the old schema"):
             click.echo(f"{'':<20}   - {reason}")
 
 
 @schema.command("delete")
 @click.argument("subject")
-@click.option("--version", type=click.IntRange(1), help="One version (default: the subject).")
+@click.option("--version", type=count(1, MAX_VERSION), help="One version (default: the subject).")
 @click.option("--permanent", is_flag=True, help="Hard delete (only after a soft delete).")
 @click.pass_context
 def schema_delete(ctx: click.Context, subject: str, version: int | None, permanent: bool) -> None:

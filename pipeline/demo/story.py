@@ -5,6 +5,7 @@ the store growing columns, a breaking schema refused, bad messages isolated, a s
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,9 +14,8 @@ from typing import Any
 
 from pipeline import registry_client
 from pipeline.config import Settings
+from pipeline.dead_letters import list_letters
 from pipeline.demo.background import ServicesInBackground
-from pipeline.dlq import read_dead_letters
-from pipeline.errors import RegistryError
 from pipeline.kafka import clients
 from pipeline.producer import ProduceOptions, ProduceSummary, produce
 from pipeline.schema_files import (
@@ -24,6 +24,7 @@ from pipeline.schema_files import (
     ORDER_EVENT_V2,
     load_schema_file,
 )
+from pipeline.schema_lab import subjects
 from pipeline.services.alerts_reader import read_alerts
 from pipeline.store import reports
 from pipeline.store.readonly import open_read_only, run_query
@@ -55,12 +56,15 @@ class DemoReport:
     alerts: dict[str, int] = field(default_factory=dict)  # by kind, read committed
     alert_ids_distinct: bool = True
     storage: str = ""
-    dead_letters: int = 0
+    dead_letters: int = 0  # this run's, not the topic's total across runs
+    dead_messages: int = 0  # the distinct messages they copy
+    dead_services: int = 0  # the services that dead-lettered them
     timeline: reports.Table | None = None
 
 
 def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Progress) -> DemoReport:
     report = DemoReport()
+    started_ms = int(time.time() * 1000)
     subject = registry_client.value_subject(settings.topic)
     _register(settings, subject, V1, say)
     log = settings.state_dir / "demo-order-processor.log"
@@ -91,7 +95,7 @@ def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Prog
     report.processor_restores = services.final_processor.get("state", {}).get("restores", {})
     report.alerts, report.alert_ids_distinct = _alerts(settings)
     report.storage = services.storage.summary_line()
-    report.dead_letters = len(read_dead_letters(settings, limit=100_000))
+    _count_dead_letters(settings, report, started_ms)
     report.timeline = _sample_timeline(settings.db_path)
     return report
 
@@ -104,10 +108,22 @@ def _alerts(settings: Settings) -> tuple[dict[str, int], bool]:
     return dict(kinds), len(ids) == len(set(ids))
 
 
+def _count_dead_letters(settings: Settings, report: DemoReport, since_ms: int) -> None:
+    listing = list_letters(settings, settings.dlq_topic)
+    mine = [letter for letter in listing.matched if letter.timestamp_ms >= since_ms]
+    report.dead_letters = len(mine)
+    sources = {
+        (x.header("dlq.topic"), x.header("dlq.partition"), x.header("dlq.offset")) for x in mine
+    }
+    report.dead_messages = len(sources)
+    report.dead_services = len({letter.service for letter in mine})
+
+
 def _register(settings: Settings, subject: str, path: Path, say: Say) -> None:
     with registry_client.connected(settings) as client:
-        found = registry_client.register(client, subject, load_schema_file(path))
-    say(f"{path.name} registered in {subject}: id {found.schema_id}, version {found.version}.")
+        found = subjects.register(client, subject, load_schema_file(path))
+    done = "was already registered" if found.already else "registered"
+    say(f"{path.name} {done} in {subject}: id {found.schema_id}, version {found.version}.")
 
 
 def _produce(
@@ -142,8 +158,8 @@ def _try_breaking(settings: Settings, subject: str, say: Say) -> str:
     """Register the breaking schema: the registry must refuse it, and says why."""
     try:
         _register(settings, subject, BREAKING, say)
-    except RegistryError as exc:
-        say(f"{BREAKING.name} refused by the registry: {exc}")
+    except subjects.SchemaRefused as exc:
+        say(f"{BREAKING.name} {exc}")
         return str(exc)
     return ""
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaError,
     KafkaException,
@@ -112,13 +113,14 @@ class Admin:
         self._await_visible(created)
         return created
 
-    def _await_visible(self, names: list[str]) -> None:
-        """Until the broker's metadata shows the new topics (it lags the controller a little),
-        so that whoever reads or writes them next does not find them missing."""
+    def _await_visible(self, names: list[str], *, present: bool = True) -> None:
+        """Until the broker's metadata shows the new topics, or no longer shows deleted ones
+        (it lags the controller a little), so that whoever comes next finds them as left."""
         deadline = time.monotonic() + self.timeout_s
         while names and time.monotonic() < deadline:
             topics = self.metadata().topics
-            names = [n for n in names if n not in topics or topics[n].error is not None]
+            shown = {n for n in names if n in topics and topics[n].error is None}
+            names = [n for n in names if (n in shown) != present]
             if names:
                 time.sleep(0.05)
 
@@ -134,6 +136,7 @@ class Admin:
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                     raise TopicError(f"cannot delete topic {name}: {exc.args[0].str()}") from exc
+        self._await_visible(topics, present=False)
 
     def topic_ids(self, names: Iterable[str]) -> dict[str, str]:
         """Each topic's id (a topic deleted and created again under its name gets a new one).
@@ -200,3 +203,109 @@ def ensure_topics(settings: Settings, wanted: Mapping[str, int]) -> list[str]:
 
 def delete_topics(settings: Settings, names: Iterable[str]) -> None:
     Admin.from_settings(settings).delete(names)
+
+
+# --- consumer groups and lag ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None  # None: the group committed nothing here yet
+    end: int  # the partition's end offset (the next offset to be written)
+    member: str | None  # who holds the partition now (client id @ host), if anyone
+
+    @property
+    def lag(self) -> int:
+        return self.end - (self.committed or 0)
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    group: str
+    state: str
+    members: int
+    partitions: tuple[PartitionLag, ...]
+
+    @property
+    def lag(self) -> int:
+        return sum(p.lag for p in self.partitions)
+
+
+def group_lags(admin: Admin, topics: Iterable[str] | None = None) -> list[GroupLag]:
+    """Each consumer group that committed offsets on, or is assigned, any of `topics` (every
+    topic when None): members, committed and end offsets, lag per partition."""
+    wanted = None if topics is None else set(topics)
+    client = admin._client()
+    listing = client.list_consumer_groups(request_timeout=admin.timeout_s)
+    try:
+        names = sorted(g.group_id for g in listing.result(timeout=admin.timeout_s).valid)
+    except KafkaException as exc:
+        raise TopicError(f"cannot list consumer groups: {exc.args[0].str()}") from exc
+    if not names:
+        return []
+    descriptions = _describe(admin, names)
+    topics_now = admin.metadata().topics
+    groups = []
+    for name in names:
+        state, holders = descriptions.get(name, ("UNKNOWN", {}))
+        committed = _committed(admin, name)
+        touched = {t for t, _ in [*committed, *holders] if wanted is None or t in wanted}
+        if not touched:
+            continue
+        # Every partition of a topic the group reads, also those it committed nothing on.
+        partitions = {(t, p) for t, p in [*committed, *holders] if t in touched}
+        for topic in touched & set(topics_now):
+            partitions |= {(topic, p) for p in topics_now[topic].partitions}
+        ends = _end_offsets(admin, sorted(partitions))
+        rows = tuple(
+            PartitionLag(t, p, committed.get((t, p)), ends.get((t, p), 0), holders.get((t, p)))
+            for t, p in sorted(partitions)
+        )
+        groups.append(GroupLag(name, state, len(set(holders.values())), rows))
+    return groups
+
+
+def _describe(admin: Admin, names: list[str]) -> dict[str, tuple[str, dict[tuple[str, int], str]]]:
+    """group -> (state, {(topic, partition): "client-id@host"})."""
+    futures = admin._client().describe_consumer_groups(names, request_timeout=admin.timeout_s)
+    found = {}
+    for name, future in futures.items():
+        try:
+            description = future.result(timeout=admin.timeout_s)
+        except KafkaException:
+            continue  # the group went away between listing and describing
+        holders = {
+            (tp.topic, tp.partition): f"{m.client_id}@{m.host.lstrip('/')}"
+            for m in description.members
+            for tp in (m.assignment.topic_partitions if m.assignment else [])
+        }
+        found[name] = (str(getattr(description.state, "name", description.state)), holders)
+    return found
+
+
+def _committed(admin: Admin, group: str) -> dict[tuple[str, int], int]:
+    request = [ConsumerGroupTopicPartitions(group)]
+    futures = admin._client().list_consumer_group_offsets(request, request_timeout=admin.timeout_s)
+    try:
+        answer = futures[group].result(timeout=admin.timeout_s)
+    except KafkaException as exc:
+        raise TopicError(f"cannot read the offsets of group {group}: {exc.args[0].str()}") from exc
+    return {
+        (tp.topic, tp.partition): tp.offset
+        for tp in answer.topic_partitions or []
+        if tp.offset >= 0
+    }
+
+
+def _end_offsets(admin: Admin, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    request = {TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions}
+    futures = admin._client().list_offsets(request, request_timeout=admin.timeout_s)
+    ends = {}
+    for tp, future in futures.items():
+        try:
+            ends[(tp.topic, tp.partition)] = future.result(timeout=admin.timeout_s).offset
+        except KafkaException:
+            continue  # a deleted topic still named by old commits: no end to show
+    return ends

@@ -46,7 +46,7 @@ class Evidence:
 class Row:
     level: Level
     accepted: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # the checker's messages (`reasons.explain` words them)
     evidence: tuple[Evidence, ...]  # the directions this level requires
 
 
@@ -65,7 +65,7 @@ def compatibility_matrix(old: dict[str, Any], new: dict[str, Any]) -> Matrix:
     for level in Level:
         result = check([Existing(1, old_avro)], new_avro, level)
         needed = ([backward] if level.backward else []) + ([forward] if level.forward else [])
-        reasons = tuple(reason_text(m) for m in result.messages if m.startswith("{errorType"))
+        reasons = tuple(m for m in result.messages if m.startswith("{errorType"))
         rows.append(Row(level, result.compatible, reasons, tuple(needed)))
     return Matrix(tuple(rows), backward, forward)
 
@@ -87,17 +87,6 @@ def decode_experiment(
             failed += 1
             first_error = first_error or _short(exc)
     return Evidence(names[0], names[1], SAMPLES, failed, first_error)
-
-
-def reason_text(message: str) -> str:
-    """The readable description out of the registry's `{errorType:..., description:'...'}`."""
-    start = message.find("description:'")
-    if start < 0:
-        return message
-    start += len("description:'")
-    end = message.find("', additionalInfo", start)
-    # The pair is (old, new) here, so the registry's "version 1" is the old schema.
-    return message[start : end if end > 0 else None].replace("version 1", "the old schema")
 
 
 def _avro(schema: dict[str, Any]) -> avro.schema.Schema:

@@ -20,6 +20,33 @@ def sample_records(schema: dict[str, Any], count: int) -> Iterator[dict[str, Any
         yield _value(schema, i, named)
 
 
+def sample_value(schema: Any, i: int, named: dict[str, Any]) -> Any:
+    """Value number `i` of any Avro type; `named` holds the named types seen so far."""
+    return _value(schema, i, named)
+
+
+def named_types(schema: Any) -> dict[str, Any]:
+    """Every named type `schema` defines, by name and full name (for `sample_value`)."""
+    named: dict[str, Any] = {}
+    next(sample_records(schema, 1), None)  # walking one sample visits every definition
+    _collect(schema, named)
+    return named
+
+
+def _collect(schema: Any, named: dict[str, Any]) -> None:
+    if isinstance(schema, list):
+        for branch in schema:
+            _collect(branch, named)
+    elif isinstance(schema, dict):
+        if schema.get("type") in ("record", "enum", "fixed"):
+            _remember(schema, named)
+        for field in schema.get("fields", []):
+            _collect(field.get("type"), named)
+        for inner in ("items", "values"):
+            if inner in schema:
+                _collect(schema[inner], named)
+
+
 def _value(schema: Any, i: int, named: dict[str, Any]) -> Any:
     if isinstance(schema, list):
         return _value(schema[i % len(schema)], i, named)

@@ -6,23 +6,32 @@ errors are turned into `RegistryError`s whose message is what the registry said.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from functools import partial
 
 import avro.schema
-from confluent_kafka.schema_registry import RegisteredSchema, SchemaRegistryClient
+from confluent_kafka.schema_registry import RegisteredSchema, Schema, SchemaRegistryClient
 
+from pipeline import registry_client
 from pipeline.errors import ConfigError, RegistryError
 from pipeline.registry.compatibility import Existing, Level, check
 from pipeline.registry_client import (
     SUBJECT_NOT_FOUND,
+    RegistryUnavailable,
     call,
     error_code,
     is_not_found,
     verbose_compatibility,
 )
+from pipeline.schema_lab.reasons import explain
 
 LEVELS = tuple(level.value for level in Level)
+INCOMPATIBLE = 409  # Confluent's error code for a schema the subject's level refuses
+SUBJECT_SOFT_DELETED, SUBJECT_NOT_SOFT_DELETED = 40404, 40405
+VERSION_SOFT_DELETED, VERSION_NOT_SOFT_DELETED = 40406, 40407
+_LEVEL_IN_409 = re.compile(r"compatibility: '(\w+)'")
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,23 @@ class SubjectInfo:
     versions: tuple[int, ...]
     ids: tuple[int, ...]
     level: str
+
+
+class SchemaRefused(RegistryError):
+    """The registry refused a schema as incompatible (409); `reasons` are sentences.
+    The message reads after the schema's name: "order_event.breaking.avsc refused in ..."."""
+
+    def __init__(self, message: str, reasons: list[str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class Registered:
+    subject: str
+    version: int
+    schema_id: int
+    already: bool  # the subject held this schema before: nothing was added
 
 
 @dataclass(frozen=True)
@@ -91,10 +117,66 @@ def check_compatibility(
     return CheckResult(result.compatible, level, reasons, note="checked locally at this level")
 
 
-def get_or_set_level(client: SchemaRegistryClient, subject: str | None, level: str | None) -> str:
-    if level is None:
-        return subject_level(client, subject)
+def register(client: SchemaRegistryClient, subject: str, schema_str: str) -> Registered:
+    """Register `schema_str` in `subject`, or find it there already; a refusal is a
+    `SchemaRefused` whose reasons name the field, the types and the version."""
+    before = _existing(client, subject, schema_str)
+    if before is not None:
+        return Registered(subject, before.version or 0, before.schema_id or 0, already=True)
+    try:
+        found = registry_client.register(client, subject, schema_str)
+    except RegistryError as exc:
+        if error_code(exc) != INCOMPATIBLE:
+            raise
+        reasons = explain([str(exc)], new_schema=json.loads(schema_str))
+        level = _LEVEL_IN_409.search(str(exc))
+        at = f" at {level.group(1)}" if level else ""
+        raise SchemaRefused(f"refused in {subject!r}{at}: " + "; ".join(reasons), reasons) from exc
+    return Registered(subject, found.version or 0, found.schema_id or 0, already=False)
+
+
+def _existing(
+    client: SchemaRegistryClient, subject: str, schema_str: str
+) -> RegisteredSchema | None:
+    """The version of `subject` that is `schema_str`, if any (a lookup never registers)."""
+    try:
+        return call(
+            lambda: client.lookup_schema(subject, Schema(schema_str, "AVRO")),
+            f"looking up in {subject!r}",
+        )
+    except RegistryError as exc:
+        if isinstance(exc, RegistryUnavailable) or not is_not_found(exc):
+            raise
+        return None
+
+
+@dataclass(frozen=True)
+class LevelInForce:
+    level: str
+    inherited: bool  # the subject has no level of its own: the global one applies
+
+
+def level_in_force(client: SchemaRegistryClient, subject: str) -> LevelInForce:
+    try:
+        own = call(partial(client.get_compatibility, subject), f"level of {subject!r}")
+    except RegistryError as exc:
+        if not is_not_found(exc):
+            raise
+        return LevelInForce(subject_level(client, None), inherited=True)
+    return LevelInForce(own, inherited=False)
+
+
+def set_level(
+    client: SchemaRegistryClient, subject: str | None, level: str, *, create: bool = False
+) -> str:
+    """Set the global level, or a subject's; a subject with no versions only with `create`
+    (a typo would otherwise make a new subject with its own level, silently)."""
     chosen = parse_level(level).value
+    if subject is not None and not create and not _live_versions(client, subject):
+        raise ConfigError(
+            f"subject {subject!r} does not exist: check the name (python cli.py schema list), "
+            "or add --create to set the level of a subject before its first schema"
+        )
     where = f"subject {subject!r}" if subject else "the global level"
     call(lambda: client.set_compatibility(subject, chosen), f"setting {where}")
     return chosen
@@ -104,9 +186,31 @@ def delete(
     client: SchemaRegistryClient, subject: str, version: int | None, permanent: bool
 ) -> list[int]:
     what = f"deleting {subject!r}" + (f" version {version}" if version else "")
-    if version is None:
-        return call(lambda: client.delete_subject(subject, permanent), what)
-    return [call(lambda: client.delete_version(subject, version, permanent), what)]
+    try:
+        if version is None:
+            return call(lambda: client.delete_subject(subject, permanent), what)
+        return [call(lambda: client.delete_version(subject, version, permanent), what)]
+    except RegistryError as exc:
+        hint = _delete_hint(error_code(exc), subject, version)
+        if hint is None:
+            raise
+        raise RegistryError(hint) from exc
+
+
+def _delete_hint(code: int | None, subject: str, version: int | None) -> str | None:
+    """The registry's "Set permanent=true" in the words of this CLI."""
+    target = f"version {version} of {subject!r}" if version else f"subject {subject!r}"
+    command = f"python cli.py schema delete {subject}" + (
+        f" --version {version}" if version else ""
+    )
+    if code in (SUBJECT_SOFT_DELETED, VERSION_SOFT_DELETED):
+        return f"{target} is already soft-deleted; to delete it for good: {command} --permanent"
+    if code in (SUBJECT_NOT_SOFT_DELETED, VERSION_NOT_SOFT_DELETED):
+        return (
+            f"{target} must be soft-deleted before a permanent delete: {command}, "
+            "then the same with --permanent"
+        )
+    return None
 
 
 def parse_level(level: str) -> Level:

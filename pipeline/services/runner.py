@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline import registry_client
-from pipeline.config import Settings
+from pipeline.config import Settings, replay_topic
 from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.kafka import clients
@@ -109,6 +109,10 @@ class Runner:
                 TopicSpec(self.settings.dlq_topic, 1),
             ]
         )
+        # `dlq replay` hands this service, and it alone, its dead letters back on this
+        # topic; it exists once a letter was replayed (a run started later reads it).
+        replay = replay_topic(self.settings.topic, self.service.name)
+        replays = [replay] if self._admin.partitions(replay) else []
         registry = registry_client.connect(self.settings)
         decoder = AvroDecoder(registry, value_subject(self.settings.topic))
         dlq = DeadLetterWriter(self.settings)
@@ -119,7 +123,7 @@ class Runner:
         try:
             with stop_on_signals(self._stop, self.options.handle_signals):
                 consumer.subscribe(
-                    [self.settings.topic],
+                    [self.settings.topic, *replays],
                     on_assign=assignment.on_assign,
                     on_revoke=assignment.on_revoke,
                     on_lost=assignment.on_lost,

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from pipeline.errors import StoreError
 from pipeline.store.admission import KEY
-from pipeline.store.readonly import run_query
+from pipeline.store.readonly import TIMEOUT_S, run_limited, run_query
 from pipeline.store.tables import EVENTS, ORDERS, SCHEMAS, columns
 
 TIMELINE_COLUMNS = ("timestamp", "status", "event_type", "source", "user_id")
@@ -26,14 +26,17 @@ class Table:
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    key: str = ""  # a name without spaces, for JSON keys and `--table` (by_status, ...)
+    more: bool = False  # rows were left out at the row limit
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def sql(db: Database, statement: str) -> Table:
-    names, rows = run_query(db, statement)
-    return Table("query", tuple(names), tuple(rows))
+def sql(db: Database, statement: str, *, limit: int | None, timeout_s: float = TIMEOUT_S) -> Table:
+    """One read-only statement: at most `limit` rows, stopped after `timeout_s`."""
+    result = run_limited(db, statement, limit=limit, timeout_s=timeout_s)
+    return Table("query", tuple(result.names), tuple(result.rows), "query", result.more)
 
 
 def order_timeline(db: Database, order_id: str) -> Table:
@@ -61,6 +64,9 @@ def current_order(db: Database, order_id: str) -> dict[str, Any] | None:
     return dict(zip(names, rows[0], strict=True)) if rows else None
 
 
+STATS_TABLES = ("by_status", "by_source", "by_schema_version", "per_minute")
+
+
 def stats(db: Database) -> list[Table]:
     """Counts by status, source and schema version, and events per minute (latest first)."""
     present = event_columns(db)
@@ -75,7 +81,7 @@ def _count_by(db: Database, column: str) -> Table:
     names, rows = run_query(
         db, f"SELECT {column}, count(*) AS events FROM {EVENTS} GROUP BY 1 ORDER BY 2 DESC"
     )
-    return Table(f"events by {column}", tuple(names), tuple(rows))
+    return Table(f"events by {column}", tuple(names), tuple(rows), f"by_{column}")
 
 
 def _by_schema_version(db: Database) -> Table:
@@ -84,7 +90,7 @@ def _by_schema_version(db: Database) -> Table:
         f"SELECT e.schema_version, e.schema_id, count(*) AS events, s.subject "
         f"FROM {EVENTS} e LEFT JOIN {SCHEMAS} s USING (schema_id) GROUP BY 1, 2 ORDER BY 1, 2",
     )
-    return Table("events by schema version", tuple(names), tuple(rows))
+    return Table("events by schema version", tuple(names), tuple(rows), "by_schema_version")
 
 
 def _per_minute(db: Database) -> Table:
@@ -95,7 +101,10 @@ def _per_minute(db: Database) -> Table:
         f"GROUP BY 1 ORDER BY 1 DESC LIMIT {MINUTES_SHOWN}",
     )
     return Table(
-        f"events per minute (event time, latest {MINUTES_SHOWN})", tuple(names), tuple(rows)
+        f"events per minute (event time, latest {MINUTES_SHOWN})",
+        tuple(names),
+        tuple(rows),
+        "per_minute",
     )
 
 

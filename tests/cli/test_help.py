@@ -30,6 +30,7 @@ def test_the_cli_has_every_documented_command_group() -> None:
         "demo",
         "dev",
         "dlq",
+        "groups",
         "produce",
         "query",
         "registry",
@@ -45,3 +46,15 @@ def test_each_command_has_help_with_an_example(path: str, command: click.Command
     result = CliRunner().invoke(cli, [*path.split(), "--help"])
     assert result.exit_code == 0
     assert "Example: python cli.py" in result.output
+
+
+# `dev`'s options belong to the devstack room's dev.py, which issue 11 leaves to it.
+OWN = [(p, c) for p, c in COMMANDS if not p.startswith("dev")]
+
+
+@pytest.mark.parametrize(("path", "command"), OWN, ids=[p for p, _ in OWN])
+def test_every_option_says_what_it_does(path: str, command: click.Command) -> None:
+    silent = [
+        "/".join(p.opts) for p in command.params if isinstance(p, click.Option) and not p.help
+    ]
+    assert silent == [], f"{path}: options without help"

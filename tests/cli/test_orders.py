@@ -59,3 +59,44 @@ def test_a_client_property_librdkafka_refuses_is_one_line(settings: Settings, tm
         assert result.output.startswith("Error: Kafka client configuration refused: ")
         assert "no.such.property" in result.output
         assert "Traceback" not in result.output
+
+
+def test_consume_refuses_an_unknown_topic_unless_create(settings: Settings) -> None:
+    from pipeline.kafka.admin import Admin
+
+    root = [
+        "--bootstrap-servers",
+        settings.bootstrap_servers,
+        "--registry-url",
+        settings.registry_url,
+    ]
+    typo = settings.topic + "-typo"
+    args = [*root, "consume", "analytics", "--topic", typo, "--idle-timeout", "1", "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: topic '{typo}' does not exist on {settings.bootstrap_servers}: check the name "
+        "(python cli.py dev status lists the topics), or add --create to create it and "
+        f"{typo}.dlq\n",
+    )
+    names = Admin.from_settings(settings).names()
+    assert typo not in names and f"{typo}.dlq" not in names
+    result = CliRunner().invoke(cli, [*args, "--create"])
+    assert result.exit_code == 0, result.output
+    assert {typo, f"{typo}.dlq"} <= set(Admin.from_settings(settings).names())
+
+
+def test_produces_hint_names_the_subject_of_another_topic(settings: Settings) -> None:
+    root = [
+        "--bootstrap-servers",
+        settings.bootstrap_servers,
+        "--registry-url",
+        settings.registry_url,
+    ]
+    result = CliRunner().invoke(cli, [*root, "produce", "--topic", settings.topic, "--count", "1"])
+    subject = f"{settings.topic}-value"
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: the schema is not registered under subject '{subject}' (the subject does not "
+        f"exist); register it first: python cli.py schema register FILE --subject {subject}\n",
+    )

@@ -59,7 +59,11 @@ def store(
 
 @pytest.fixture
 def query(store: Path) -> Callable[..., tuple[int, str]]:
-    return lambda *args: invoke("query", "--db", str(store), *args)
+    def run(*args: str) -> tuple[int, str]:
+        return invoke("query", "--db", str(store), *args)
+
+    run.db = store  # type: ignore[attr-defined]
+    return run
 
 
 def test_sql_reads_and_formats(query: Callable[..., tuple[int, str]]) -> None:
@@ -125,13 +129,121 @@ def test_stats_counts_everything(query: Callable[..., tuple[int, str]]) -> None:
     code, out = query("stats", "--json")
     assert code == 0
     stats = json.loads(out)
-    assert sum(row["events"] for row in stats["events by status"]) == 300
-    assert sum(row["events"] for row in stats["events by source"]) == 300
-    versions = {row["schema_version"]: row["events"] for row in stats["events by schema version"]}
+    assert list(stats) == ["by_status", "by_source", "by_schema_version", "per_minute"]
+    assert all(" " not in key for key in stats)
+    assert sum(row["events"] for row in stats["by_status"]) == 300
+    assert sum(row["events"] for row in stats["by_source"]) == 300
+    versions = {row["schema_version"]: row["events"] for row in stats["by_schema_version"]}
     assert versions == {1: 200, 2: 100}
-    assert sum(row["events"] for row in stats["events per minute (event time, latest 10)"]) <= 300
+    assert sum(row["events"] for row in stats["per_minute"]) <= 300
     code, out = query("stats")
     assert code == 0 and out.startswith("events by status\nstatus")
+
+
+def test_stats_csv_is_one_table_chosen_with_table(query: Callable[..., tuple[int, str]]) -> None:
+    code, out = query("stats", "--table", "by_schema_version", "--csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["schema_version", "schema_id", "events", "subject"]
+    assert [(r[0], r[2]) for r in rows[1:]] == [("1", "200"), ("2", "100")]
+    # Without --table: the old several-tables CSV, for one more release, with a warning.
+    result = CliRunner().invoke(cli, ["query", "--db", str(query.db), "stats", "--csv"])  # type: ignore[attr-defined]
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "warning: --csv without one --table writes several tables in one CSV; the next "
+        "release will need --table (one of by_status, by_source, by_schema_version, "
+        "per_minute)\n"
+    )
+    assert result.stdout.startswith("status,events\n")
+    code, out = query("stats", "--table", "by_source", "--table", "by_status", "--json")
+    assert code == 0 and set(json.loads(out)) == {"by_source", "by_status"}
+
+
+def test_rows_are_limited_and_the_limit_is_said(query: Callable[..., tuple[int, str]]) -> None:
+    code, out = query("sql", "SELECT kafka_offset FROM events")
+    assert code == 0
+    assert len(out.splitlines()) == 2 + 300  # header, rule, 300 rows: under the default 1000
+    code, out = query("sql", "SELECT kafka_offset FROM events", "--limit", "5")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 2 + 5 + 1
+    assert lines[-1] == "(first 5 rows shown: the --limit; raise it to see more)"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "query",
+            "--db",
+            str(query.db),
+            "sql",
+            "SELECT 1 UNION ALL SELECT 2",
+            "--limit",
+            "1",
+            "--json",
+        ],
+    )  # type: ignore[attr-defined]
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == [{"1": 1}]
+    assert result.stderr == "(first 1 rows shown: the --limit; raise it to see more)\n"
+
+
+def test_a_runaway_statement_is_stopped_in_time(query: Callable[..., tuple[int, str]]) -> None:
+    forever = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+        "SELECT x FROM n ORDER BY x DESC"
+    )
+    code, out = query("sql", forever, "--timeout", "0.5")
+    assert (code, out) == (
+        1,
+        "Error: the statement ran longer than 0.5 s and was stopped (--timeout)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("", 'no SQL statement given: pass one, e.g. "SELECT count(*) FROM events"'),
+        (
+            "   -- just a comment",
+            "the statement returns no rows: run one SELECT (or a pragma that reads)",
+        ),
+        (
+            "ATTACH DATABASE 'attached.db' AS x",
+            "ATTACH, DETACH and VACUUM INTO are refused: they create or open other files",
+        ),
+        (
+            "VACUUM INTO 'copy.db'",
+            "ATTACH, DETACH and VACUUM INTO are refused: they create or open other files",
+        ),
+        (
+            "PRAGMA journal_mode=DELETE",
+            "the audit store is opened read-only: this statement would write to it (PRAGMA "
+            "journal_mode=DELETE: only pragmas that read are allowed, such as table_info, "
+            "index_list, journal_mode)",
+        ),
+        ("SELECT load_extension('x')", "load_extension is refused"),
+    ],
+)
+def test_statements_that_reach_outside_are_refused_before_they_run(
+    query: Callable[..., tuple[int, str]],
+    store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    statement: str,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where ATTACH and VACUUM INTO would create their file
+    code, out = query("sql", statement)
+    assert (code, out) == (1, f"Error: {message}\n")
+    assert list(tmp_path.iterdir()) == []  # no file created, not even an empty one
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_pragmas_that_read_still_work(query: Callable[..., tuple[int, str]]) -> None:
+    code, out = query("sql", "PRAGMA table_info(orders)", "--json")
+    assert code == 0 and "order_id" in {row["name"] for row in json.loads(out)}
+    code, out = query("sql", "PRAGMA journal_mode", "--json")
+    assert (code, json.loads(out)) == (0, [{"journal_mode": "wal"}])
 
 
 @pytest.mark.parametrize(
@@ -139,7 +251,10 @@ def test_stats_counts_everything(query: Callable[..., tuple[int, str]]) -> None:
     [
         (("sql", "SELEC 1"), 'Error: SQL error: near "SELEC": syntax error\n'),
         (("order", "no-such-order"), "Error: no events stored for order no-such-order\n"),
-        (("sql", "SELECT 1", "--json", "--csv"), "Error: choose one of --json and --csv\n"),
+        (
+            ("sql", "SELECT 1", "--json", "--csv"),
+            "Error: choose one of --json and --csv (see: python cli.py query sql --help)\n",
+        ),
     ],
 )
 def test_bad_input_is_one_line(

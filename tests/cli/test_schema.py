@@ -38,7 +38,11 @@ def test_register_show_list_and_idempotent_reregister(schema_cmd, subject: str) 
     first_id = out.split("id ")[1].split(",")[0]
 
     code, again = schema_cmd("register", V1, "--subject", subject)
-    assert code == 0 and again == out  # same schema: same id, same version
+    assert (code, again) == (
+        0,
+        f"order_event.v1.avsc is already registered in {subject} as version 1 "
+        f"(id {first_id}): nothing changed\n",
+    )
 
     code, out = schema_cmd("register", V2, "--subject", subject)
     assert code == 0 and out.strip().endswith("version 2")
@@ -63,38 +67,85 @@ def test_check_reports_the_registrys_reasons_and_levels(schema_cmd, subject: str
 
     code, out = schema_cmd("check", V3, "--subject", subject, "--level", "FORWARD")
     assert code == 1
-    assert "at FORWARD: refused" in out
-    assert "field 'status'" in out and "enum symbols" in out
+    assert out.splitlines() == [
+        f"order_event.v3.avsc in {subject} at FORWARD: refused (checked locally at this level)",
+        "  - field 'status': the new schema has enum symbol(s) CANCELLED that version 1 lacks, "
+        "and version 1's enum has no default: version 1 cannot read data written with the new "
+        "schema",
+    ]
 
     code, out = schema_cmd("check", BREAKING, "--subject", subject)
     assert code == 1
-    assert "at BACKWARD: refused" in out and "field 'user_id'" in out
+    assert out.splitlines() == [
+        f"order_event.breaking.avsc in {subject} at BACKWARD: refused",
+        f"  - {USER_ID_REFUSED}",
+    ]
 
+
+USER_ID_REFUSED = (
+    "field 'user_id' is a string in version 1 but a long in the new schema, and Avro cannot "
+    "promote string to long: the new schema cannot read data written with version 1"
+)
+
+
+def test_a_refused_registration_reads_like_check(schema_cmd, subject: str) -> None:
+    assert schema_cmd("register", V2, "--subject", subject)[0] == 0
     code, out = schema_cmd("register", BREAKING, "--subject", subject)
-    assert code == 1
-    assert out.startswith(f"Error: registering in '{subject}': ")
-    assert "user_id" in out and "(error 409)" in out
+    assert (code, out) == (
+        1,
+        f"Error: order_event.breaking.avsc refused in '{subject}' at BACKWARD: {USER_ID_REFUSED}\n",
+    )
+    assert "errorType" not in out
 
 
 def test_config_reads_and_sets_a_subject_level(schema_cmd, subject: str) -> None:
     assert schema_cmd("register", V1, "--subject", subject)[0] == 0
+    global_level = schema_cmd("config")[1].split(": ")[1].strip()
+    assert schema_cmd("config", "--subject", subject) == (
+        0,
+        f"{subject}: {global_level} (inherited from the global level)\n",
+    )
     assert schema_cmd("config", "--subject", subject, "full") == (0, f"{subject}: FULL (set)\n")
-    assert schema_cmd("config", "--subject", subject) == (0, f"{subject}: FULL\n")
+    assert schema_cmd("config", "--subject", subject) == (0, f"{subject}: FULL (its own)\n")
     code, out = schema_cmd("check", V3, "--subject", subject)
     assert code == 1 and "at FULL: refused" in out
+
+
+def test_config_on_a_subject_that_does_not_exist_asks_for_create(schema_cmd, subject: str) -> None:
+    assert schema_cmd("config", "--subject", subject, "NONE") == (
+        1,
+        f"Error: subject '{subject}' does not exist: check the name (python cli.py schema "
+        "list), or add --create to set the level of a subject before its first schema\n",
+    )
+    assert schema_cmd("config", "--subject", subject, "NONE", "--create") == (
+        0,
+        f"{subject}: NONE (set)\n",
+    )
 
 
 def test_delete_soft_then_permanent(schema_cmd, subject: str) -> None:
     assert schema_cmd("register", V1, "--subject", subject)[0] == 0
     assert schema_cmd("register", V2, "--subject", subject)[0] == 0
     code, out = schema_cmd("delete", subject, "--version", "2", "--permanent")
-    assert code == 1 and "Error:" in out  # permanent only after soft
+    assert (code, out) == (  # permanent only after soft, said in the CLI's own words
+        1,
+        f"Error: version 2 of '{subject}' must be soft-deleted before a permanent delete: "
+        f"python cli.py schema delete {subject} --version 2, then the same with --permanent\n",
+    )
     assert schema_cmd("delete", subject, "--version", "2") == (
         0,
         f"{subject}: soft-deleted version(s) 2\n",
     )
     code, out = schema_cmd("show", subject)
     assert code == 0 and out.startswith(f"subject {subject} version 1 ")
+    assert schema_cmd("delete", subject) == (0, f"{subject}: soft-deleted version(s) 1\n")
+    code, out = schema_cmd("delete", subject)
+    assert (code, out) == (
+        1,
+        f"Error: subject '{subject}' is already soft-deleted; to delete it for good: "
+        f"python cli.py schema delete {subject} --permanent\n",
+    )
+    assert "permanent=true" not in out
 
 
 def test_diff_and_matrix_need_no_registry(schema_cmd) -> None:
@@ -110,6 +161,12 @@ def test_diff_and_matrix_need_no_registry(schema_cmd) -> None:
     assert rows["BACKWARD"] == "accepted" and rows["FORWARD"] == "REFUSED"
     assert rows["FULL_TRANSITIVE"] == "REFUSED" and rows["NONE"] == "accepted"
     assert "old schema reads new data: 12/60 records fail" in out
+    assert (
+        "   - field 'status': the new schema has enum symbol(s) CANCELLED that the old schema "
+        "lacks, and the old schema's enum has no default: the old schema cannot read data "
+        "written with the new schema"
+    ) in out
+    assert "errorType" not in out
 
 
 @pytest.mark.parametrize(

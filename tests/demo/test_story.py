@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+from pipeline.cli.demo import dead_letters_line
 from pipeline.config import Settings
 from pipeline.demo.story import POISON, DemoOptions, run_story
+from pipeline.events import generate_events
 
 
 def test_the_story_runs_end_to_end(settings: Settings) -> None:
@@ -26,9 +30,16 @@ def test_the_story_runs_end_to_end(settings: Settings) -> None:
     assert report.alert_ids_distinct and sum(report.alerts.values()) > 0
     # v2 grew the table; the breaking schema was refused with the field named.
     assert sorted(set(report.columns_after) - set(report.columns_before)) == ["amount", "currency"]
-    assert "TYPE_MISMATCH" in report.refused_reason and "user_id" in report.refused_reason
+    assert report.refused_reason == (
+        f"refused in '{settings.topic}-value' at BACKWARD: field 'user_id' is a string in "
+        "version 2 but a long in the new schema, and Avro cannot promote string to long: the "
+        "new schema cannot read data written with version 2"
+    )
+    assert "errorType" not in " ".join(said)
     # Each of the three services dead-letters each bad message once.
     assert report.dead_letters == 3 * len(POISON)
+    assert (report.dead_messages, report.dead_services) == (len(POISON), 3)
+    assert dead_letters_line(report) == "9 dead letters this run: 3 messages × 3 services"
     assert report.timeline is not None
     rows = report.timeline.as_dicts()
     assert [row["status"] for row in rows] == ["PLACED", "CONFIRMED", "SHIPPED", "DELIVERED"]
@@ -36,3 +47,21 @@ def test_the_story_runs_end_to_end(settings: Settings) -> None:
     assert all(row["amount"] is not None for row in rows)
     assert any("v2" in label for label, _, _ in progress)
     assert any(line.startswith("order_event.v2.avsc registered") for line in said)
+
+
+def test_a_second_run_counts_its_own_dead_letters_and_schemas_already_there(
+    settings: Settings,
+) -> None:
+    said: list[str] = []
+    options = DemoOptions(events=200, rate=None, anomaly_rate=0.0)
+    run_story(settings, options, lambda _: None, lambda *p: None)
+    again = run_story(settings, options, said.append, lambda *p: None)
+    assert again.dead_letters == 3 * len(POISON)  # this run's, though the topic holds 18
+    assert any(line.startswith("order_event.v1.avsc was already registered") for line in said)
+
+
+def test_unthrottled_event_times_never_run_ahead_of_the_clock() -> None:
+    events = generate_events(orders=10)
+    stamps = [next(events)["timestamp"] for _ in range(50_000)]  # ~1,000,000 ms simulated
+    assert max(stamps) <= time.time() * 1000
+    assert stamps == sorted(stamps)

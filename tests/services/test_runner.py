@@ -95,7 +95,7 @@ def test_bad_messages_are_dead_lettered_and_the_service_goes_on(settings: Settin
     ]
     shown = CliRunner().invoke(cli, [*args, "dlq", "--topic", settings.dlq_topic])
     assert shown.exit_code == 0, shown.output
-    assert shown.output.startswith(f"4 dead letter(s) on {settings.dlq_topic}")
+    assert shown.output.startswith(f"4 dead letters on {settings.dlq_topic}")
     assert shown.output.count(" analytics not-wire-format from ") == 2
     assert f"analytics corrupt-avro from {settings.topic}[" in shown.output
 
