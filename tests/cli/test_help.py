@@ -36,6 +36,7 @@ def test_the_cli_has_every_documented_command_group() -> None:
         "query",
         "registry",
         "schema",
+        "stats",
     }
 
 
