@@ -7,7 +7,7 @@ import json
 import click
 from rich.console import Console
 
-from pipeline.cli.common import settings_of
+from pipeline.cli.common import require_topic, settings_of
 from pipeline.cli.views import render
 from pipeline.services.stats_reader import read_picture
 
@@ -28,8 +28,8 @@ def stats(ctx: click.Context, topic: str | None, last: int, as_json: bool) -> No
 
     Example: python cli.py stats --last 5
     """
-    stats_topic = f"{topic}.stats" if topic else None
-    settings = settings_of(ctx).with_(topic=topic, stats_topic=stats_topic)
+    settings = settings_of(ctx).reading(topic)
+    require_topic(settings, settings.topic, creatable=False)
     picture = read_picture(settings)
     if as_json:
         click.echo(json.dumps(picture.to_dict()))
