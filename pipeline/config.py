@@ -41,6 +41,8 @@ class Settings:
     registry_topic: str = "_schemas"
     # The audit store on PostgreSQL (postgresql://USER@HOST:PORT/DB); None: SQLite at db_path.
     store_url: str | None = None
+    # Where stateful services keep their local state (a folder per group, topic, instance).
+    state_dir: Path = Path("data/state")
 
     @classmethod
     def from_env(
@@ -65,6 +67,8 @@ class Settings:
             values["registry_topic"] = env["SCHEMA_REGISTRY_TOPIC"]
         if env.get("AUDIT_STORE_URL"):
             values["store_url"] = env["AUDIT_STORE_URL"]
+        if env.get("STATE_DIR"):
+            values["state_dir"] = Path(env["STATE_DIR"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

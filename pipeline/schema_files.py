@@ -22,6 +22,7 @@ ORDER_EVENT_V2 = SCHEMAS_DIR / "order_event.v2.avsc"
 ORDER_EVENT_V3 = SCHEMAS_DIR / "order_event.v3.avsc"
 ORDER_EVENT_BREAKING = SCHEMAS_DIR / "order_event.breaking.avsc"
 ORDER_ALERT = SCHEMAS_DIR / "order_alert.v1.avsc"
+ORDER_STATS = SCHEMAS_DIR / "order_stats.v1.avsc"
 _REASON_CHARS = 200
 
 

@@ -97,6 +97,8 @@ def settings(
         dlq_topic=f"{topic}.dlq",
         db_path=tmp_path / "audit.db",
         registry_topic=registry_topic,
+        state_dir=tmp_path / "state",
+        stats_topic=f"{topic}.stats",
     )
 
 

@@ -119,8 +119,8 @@ def bench(
 
 
 @bench.command("producer")
-@click.option("--events", type=click.IntRange(1), default=200_000, help="Per run [200,000].")
-@click.option("--runs", type=click.IntRange(1), default=3, help="Figures are medians [3].")
+@click.option("--events", type=count(1), default=200_000, help="Per run [200,000].")
+@click.option("--runs", type=count(1), default=3, help="Figures are medians [3].")
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -146,9 +146,9 @@ def bench_producer(ctx: click.Context, events: int, runs: int, output: Path) -> 
 
 
 @bench.command("registry")
-@click.option("--registrations", type=click.IntRange(1), default=200, help="Per repeat [200].")
+@click.option("--registrations", type=count(1), default=200, help="Per repeat [200].")
 @click.option("--seconds", type=click.FloatRange(0.1), default=3.0, help="Per lookup repeat [3].")
-@click.option("--repeats", type=click.IntRange(1), default=3, help="Figures are medians [3].")
+@click.option("--repeats", type=count(1), default=3, help="Figures are medians [3].")
 @click.pass_context
 def bench_registry(ctx: click.Context, registrations: int, seconds: float, repeats: int) -> None:
     """Registration latency and uncached lookups per second of the schema registry.
@@ -168,12 +168,12 @@ def bench_registry(ctx: click.Context, registrations: int, seconds: float, repea
 
 
 @bench.command("store")
-@click.option("--events", type=click.IntRange(1), default=1_000_000, help="Per run [1,000,000].")
-@click.option("--runs", type=click.IntRange(1), default=3, help="Figures are medians [3].")
-@click.option("--compare-events", type=click.IntRange(1), default=200_000, help="[200,000]")
+@click.option("--events", type=count(1), default=1_000_000, help="Per run [1,000,000].")
+@click.option("--runs", type=count(1), default=3, help="Figures are medians [3].")
+@click.option("--compare-events", type=count(1), default=200_000, help="[200,000]")
 @click.option(
     "--per-event-events",
-    type=click.IntRange(1),
+    type=count(1),
     default=5_000,
     help="One commit per event, each run up to [5,000].",
 )
@@ -204,7 +204,7 @@ def bench_store(
 
 
 @bench.command("devstack")
-@click.option("--runs", type=click.IntRange(1), default=3, help="Warm starts; medians [3].")
+@click.option("--runs", type=count(1), default=3, help="Warm starts; medians [3].")
 @click.option("--skip-cold", is_flag=True, help="No start with an empty Maven repository.")
 def bench_devstack(runs: int, skip_cold: bool) -> None:
     """How long `dev up` takes (cold and warm) and the broker's resident memory.
@@ -219,7 +219,7 @@ def bench_devstack(runs: int, skip_cold: bool) -> None:
 @bench.command("api")
 @click.option("--seconds", type=click.FloatRange(1), default=10.0, help="Per measurement [10].")
 @click.option("--rate", type=click.FloatRange(1), default=5000.0, help="Pipeline events/s [5000].")
-@click.option("--pages", type=click.IntRange(1), default=20, help="Dashboard pages open [20].")
+@click.option("--pages", type=count(1), default=20, help="Dashboard pages open [20].")
 @click.pass_context
 def bench_api(ctx: click.Context, seconds: float, rate: float, pages: int) -> None:
     """POST /orders (1, 8, 32 clients) against the producer called directly; the API's cost

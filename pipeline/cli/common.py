@@ -28,13 +28,13 @@ def require_reachable(settings: Settings) -> None:
     clients.require_reachable(settings)
 
 
-def require_topic(settings: Settings, topic: str) -> None:
+def require_topic(settings: Settings, topic: str, *, creatable: bool = True) -> None:
     """`topic` exists; a typo is refused instead of silently creating it and its .dlq."""
     if Admin.from_settings(settings, timeout_s=METADATA_TIMEOUT_S).partitions(topic) is None:
+        create = f", or add --create to create it and {topic}.dlq" if creatable else ""
         raise ConfigError(
             f"topic {topic!r} does not exist on {settings.bootstrap_servers}: check the name "
-            "(python cli.py dev status lists the topics), or add --create to create it "
-            f"and {topic}.dlq"
+            f"(python cli.py dev status lists the topics){create}"
         )
 
 

@@ -80,7 +80,7 @@ def dead_letters_line(report: DemoReport) -> str:
 
 def print_summary(report: DemoReport, db: str) -> None:
     new_columns = [c for c in report.columns_after if c not in report.columns_before]
-    snap = report.analytics
+    snap = report.analytics.get("totals", {})
     click.echo("")
     click.echo("Summary")
     click.echo(
@@ -89,7 +89,13 @@ def print_summary(report: DemoReport, db: str) -> None:
     )
     click.echo(f"- analytics by status: {json.dumps(snap.get('by_status', {}))}")
     click.echo(f"- analytics by source: {json.dumps(snap.get('by_source', {}))}")
-    click.echo(f"- order processor: {report.processor}")
+    click.echo(f"- order processor, since its restart after the kill: {report.processor}")
+    sources = sorted({str(r.get("source")) for r in report.processor_restores.values()})
+    click.echo(f"  its state came back from: {', '.join(sources) or 'nothing to restore'}")
+    once = "each once" if report.alert_ids_distinct else "SOME TWICE"
+    click.echo(
+        f"- alerts on {'the alerts topic'} (read committed, {once}): {report.alerts or 'none'}"
+    )
     click.echo(f"- storage: {report.storage}")
     click.echo(
         f"- the store grew columns with v2: {', '.join(new_columns) or 'none (already there)'}"

@@ -14,7 +14,8 @@ from pipeline.cli.views import ConsumeView, detail
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions, ProduceSummary
 from pipeline.schema_lab.feed import produce_generated, produce_lines
 from pipeline.services.groups import chosen_group
-from pipeline.services.runner import Runner, RunOptions, make_service
+from pipeline.services.guarantees import Guarantee
+from pipeline.services.runner import Runner, RunOptions, ServiceTuning, make_service
 
 # Seeded runs start their simulated clock here, so the same seed gives the same bytes.
 SEEDED_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -154,6 +155,31 @@ def produce(
     help="Stop after this many seconds with nothing to read.",
 )
 @click.option(
+    "--guarantee",
+    type=click.Choice([g.value for g in Guarantee]),
+    help="order-processor, analytics: how a batch commits [exactly-once].",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="order-processor, analytics: local state folder [data/state].",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(1),
+    help="analytics: tumbling window, seconds of event time [60].",
+)
+@click.option(
+    "--grace",
+    type=click.IntRange(0),
+    help="analytics: seconds a window waits for late events [10].",
+)
+@click.option(
+    "--retention",
+    type=click.IntRange(1),
+    help="Seconds of event time a finished order stays in the state [3600].",
+)
+@click.option(
     "--instance-id",
     help="Static membership (group.instance.id): a restart within the session timeout keeps "
     "this instance's partitions without a rebalance; when it stops, they wait that long.",
@@ -178,6 +204,11 @@ def consume(
     batch_size: int,
     max_events: int | None,
     idle_timeout: float | None,
+    guarantee: str | None,
+    state_dir: Path | None,
+    window: int | None,
+    grace: int | None,
+    retention: int | None,
     instance_id: str | None,
     as_json: bool,
     create: bool,
@@ -189,18 +220,25 @@ def consume(
 
     Example: python cli.py consume analytics --json --idle-timeout 10
     """
-    # Another topic gets outputs named after it (`T.dlq`, `T.alerts`), and a group too.
-    settings = settings_of(ctx).reading(topic).with_(db_path=db_path, store_url=store_url)
+    # Another topic gets outputs named after it (`T.dlq`, `T.alerts`, `T.stats`), and a
+    # group too.
+    settings = (
+        settings_of(ctx)
+        .reading(topic)
+        .with_(db_path=db_path, store_url=store_url, state_dir=state_dir)
+    )
     chosen_group(service, settings, group)  # a refused --group is said before connecting
     require_reachable(settings)
     if topic and not create:
         require_topic(settings, topic)
-    worker = make_service(service, settings)
+    tuning = ServiceTuning(window_s=window, grace_s=grace, retention_s=retention)
+    worker = make_service(service, settings, tuning)
     options = RunOptions(
         group_id=group,
         batch_size=batch_size,
         max_events=max_events,
         idle_timeout_s=idle_timeout,
+        guarantee=Guarantee(guarantee) if guarantee else None,
         instance_id=instance_id,
     )
     with ConsumeView(worker, as_json=as_json, interval_s=interval) as view:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli import api, bench, demo, dev, dlq, events, groups, query, registry, schema
+from pipeline.cli import api, bench, demo, dev, dlq, events, groups, query, registry, schema, stats
 from pipeline.cli.common import show_logs
 from pipeline.config import Settings, load_client_properties
 from pipeline.errors import PipelineError
@@ -116,6 +116,7 @@ for command in (
     demo.demo,
     bench.bench,
     api.api,
+    stats.stats,
 ):
     cli.add_command(command)
 

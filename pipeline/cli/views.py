@@ -17,8 +17,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.services.analytics import Analytics, Snapshot
+from pipeline.services.analytics import Analytics
 from pipeline.services.base import Service
+from pipeline.services.stateful import StatefulService
+from pipeline.services.stats import Picture
 from pipeline.services.summary import RunSummary
 
 
@@ -63,12 +65,15 @@ class ConsumeView:
         if self.as_json:
             print(json.dumps(self.snapshot(summary)), flush=True)
         elif isinstance(self.service, Analytics):
-            self.console.print(render(self.service.aggregator.snapshot()))
+            self.console.print(render(self.service.picture(), self.service.rate()))
 
     def snapshot(self, summary: RunSummary) -> dict[str, Any]:
         data: dict[str, Any] = {"run": summary.to_dict()}
+        if isinstance(self.service, StatefulService):
+            data["state"] = state_of(self.service)
         if isinstance(self.service, Analytics):
-            data["analytics"] = self.service.aggregator.snapshot().to_dict()
+            data["analytics"] = self.service.picture().to_dict()
+            data["analytics"]["events_per_s"] = round(self.service.rate(), 1)
         else:
             data["detail"] = detail(self.service)
         return data
@@ -79,9 +84,48 @@ class ConsumeView:
             f"{summary.service} (group {summary.group_id}, partitions {summary.partitions}): "
             f"{summary.consumed} read, {letters} dead-lettered, {summary.rate:,.0f} msg/s"
         )
+        lines = [status]
+        if isinstance(self.service, StatefulService):
+            lines.append(Text(state_line(self.service, summary)))
         if isinstance(self.service, Analytics):
-            return Group(render(self.service.aggregator.snapshot()), status)
-        return Group(status, Text(detail(self.service)))
+            return Group(render(self.service.picture(), self.service.rate()), *lines)
+        return Group(*lines, Text(detail(self.service)))
+
+
+def state_of(service: StatefulService) -> dict[str, Any]:
+    """Partitions held, and how far each one's restore went."""
+    return {
+        "partitions": service.partitions,
+        "restores": {
+            str(p.partition): {
+                "source": p.source,
+                "records": p.records,
+                "done": round(p.fraction(), 3),
+                "seconds": round(p.seconds, 2),
+                "held": p.partition in service.partitions,
+            }
+            for p in service.restores.values()
+        },
+    }
+
+
+def state_line(service: StatefulService, summary: RunSummary) -> str:
+    held = set(service.partitions)
+    restoring = [p for p in service.restores.values() if not p.done and p.partition in held]
+    restore = (
+        "restoring " + ", ".join(f"[{p.partition}] {p.fraction():.0%}" for p in restoring)
+        if restoring
+        else "state restored"
+    )
+    last = (
+        time.strftime("%H:%M:%S", time.localtime(summary.last_commit_at))
+        if summary.last_commit_at
+        else "none yet"
+    )
+    return (
+        f"{summary.guarantee}: holds partitions {service.partitions}, {restore}; "
+        f"{summary.transactions} committed (last {last}), {summary.aborted_transactions} aborted"
+    )
 
 
 def detail(service: Service) -> str:
@@ -90,16 +134,38 @@ def detail(service: Service) -> str:
     return str(line()) if callable(line) else ""
 
 
-def render(snapshot: Snapshot) -> Table:
-    """A terminal table of one analytics snapshot."""
-    table = Table(title=f"order events: {snapshot.total}", show_header=True, expand=False)
+def render(picture: Picture, events_per_s: float | None = None, max_windows: int = 3) -> Table:
+    """Windows (newest last) and totals, one column each, as `consume` and `stats` show."""
+    windows = picture.windows[-max_windows:]
+    title = f"order events: {picture.totals.events} in partitions {picture.partitions}"
+    table = Table(title=title, show_header=True, expand=False)
     table.add_column("measure")
-    table.add_column("value", justify="right")
-    for status, count in snapshot.by_status.items():
-        table.add_row(f"status {status}", str(count))
-    for source, count in snapshot.by_source.items():
-        table.add_row(f"source {source}", str(count))
-    table.add_row(f"events/s (last {snapshot.window_s:.0f} s)", f"{snapshot.events_per_s:,.1f}")
-    table.add_row("orders in flight", str(snapshot.in_flight))
-    table.add_row("orders delivered", str(snapshot.delivered))
+    for window in windows:
+        start = time.strftime("%H:%M:%S", time.gmtime(window.start_ms / 1000))
+        table.add_column(start, justify="right")
+    table.add_column("totals", justify="right")
+    columns = [w.counts for w in windows] + [picture.totals]
+    statuses = sorted({s for c in columns for s in c.by_status})
+    sources = sorted({s for c in columns for s in c.by_source})
+    rows: list[tuple[str, list[str]]] = [("events", [str(c.events) for c in columns])]
+    rows += [(f"status {s}", [str(c.by_status.get(s, 0)) for c in columns]) for s in statuses]
+    rows += [(f"source {s}", [str(c.by_source.get(s, 0)) for c in columns]) for s in sources]
+    for name in ("placed", "delivered", "cancelled", "late"):
+        rows.append((name, [str(getattr(c, name)) for c in columns]))
+    for source in sources:
+        for figure in ("p50_ms", "p95_ms"):
+            rows.append(
+                (
+                    f"fulfilment {source} {figure[:3]}",
+                    [_seconds(c.percentiles().get(source, {}).get(figure)) for c in columns],
+                )
+            )
+    for name, values in rows:
+        table.add_row(name, *values)
+    if events_per_s is not None:
+        table.add_row("events/s (event time)", *([""] * len(windows)), f"{events_per_s:,.1f}")
     return table
+
+
+def _seconds(value: int | None) -> str:
+    return "" if value is None else f"{value / 1000:.1f} s"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from pipeline.schema_files import (
     load_schema_file,
 )
 from pipeline.schema_lab import subjects
+from pipeline.services.alerts_reader import read_alerts
 from pipeline.store import reports
 from pipeline.store.readonly import open_read_only, run_query
 
@@ -50,6 +52,9 @@ class DemoReport:
     refused_reason: str = ""
     analytics: dict[str, Any] = field(default_factory=dict)
     processor: str = ""
+    processor_restores: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, int] = field(default_factory=dict)  # by kind, read committed
+    alert_ids_distinct: bool = True
     storage: str = ""
     dead_letters: int = 0  # this run's, not the topic's total across runs
     dead_messages: int = 0  # the distinct messages they copy
@@ -62,25 +67,45 @@ def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Prog
     started_ms = int(time.time() * 1000)
     subject = registry_client.value_subject(settings.topic)
     _register(settings, subject, V1, say)
-    with ServicesInBackground(settings) as services:
+    log = settings.state_dir / "demo-order-processor.log"
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with ServicesInBackground(settings, log) as services:
         say("The order processor, analytics and storage services are running, each its own group.")
         report.produced += _produce(settings, [V1], options, progress, "v1")
         services.wait_for(report.produced)
         report.columns_before = _columns(settings.db_path)
+        services.processor.kill()
+        say(
+            "The order processor was killed (SIGKILL), orders in flight; v2 comes while it is down."
+        )
         _register(settings, subject, V2, say)
         report.produced += _produce(settings, [V1, V2], options, progress, "v1 + v2")
+        services.processor.start()
+        say(
+            "The order processor started again: its state comes back from its folder and changelog."
+        )
         services.wait_for(report.produced)
         report.columns_after = _columns(settings.db_path)
         report.refused_reason = _try_breaking(settings, subject, say)
         report.produced += _send_poison(settings)
         say(f"A careless client sent {len(POISON)} messages that are not valid order events.")
         services.wait_for(report.produced)
-    report.analytics = services.analytics.aggregator.snapshot().to_dict()
-    report.processor = services.processor.summary_line()
+    report.analytics = services.analytics.picture().to_dict()
+    report.processor = str(services.final_processor.get("detail", ""))
+    report.processor_restores = services.final_processor.get("state", {}).get("restores", {})
+    report.alerts, report.alert_ids_distinct = _alerts(settings)
     report.storage = services.storage.summary_line()
     _count_dead_letters(settings, report, started_ms)
     report.timeline = _sample_timeline(settings.db_path)
     return report
+
+
+def _alerts(settings: Settings) -> tuple[dict[str, int], bool]:
+    """The alerts on the alerts topic (read committed) by kind, and whether each is once."""
+    records = read_alerts(settings)
+    kinds = Counter(str(r["kind"]) for r in records)
+    ids = [(str(r["alert_id"]), r["partition"], r["offset"]) for r in records]
+    return dict(kinds), len(ids) == len(set(ids))
 
 
 def _count_dead_letters(settings: Settings, report: DemoReport, since_ms: int) -> None:

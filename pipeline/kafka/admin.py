@@ -13,8 +13,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, TopicCollection
-from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic
+from confluent_kafka import (
+    IsolationLevel,
+    KafkaError,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic, OffsetSpec
 
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
@@ -170,6 +176,31 @@ class Admin:
                 f"cannot read the configuration of {name}: {exc.args[0].str()}"
             ) from exc
         return {key: entry.value for key, entry in entries.items()}
+
+    def offsets(self, name: str, partitions: Iterable[int], *, end: str = "high") -> dict[int, int]:
+        """Each partition's first offset (`end="low"`), its high watermark (`"high"`), or its
+        last stable offset (`"stable"`: the end a read_committed reader sees, before the
+        first transaction still open)."""
+        spec = OffsetSpec.earliest() if end == "low" else OffsetSpec.latest()
+        isolation = (
+            IsolationLevel.READ_COMMITTED if end == "stable" else IsolationLevel.READ_UNCOMMITTED
+        )
+        wanted = {TopicPartition(name, p): spec for p in partitions}
+        if not wanted:
+            return {}
+        futures = self._client().list_offsets(
+            wanted, isolation_level=isolation, request_timeout=self.timeout_s
+        )
+        found = {}
+        for tp, future in futures.items():
+            try:
+                found[tp.partition] = int(future.result(timeout=self.timeout_s).offset)
+            except KafkaException as exc:
+                reason = exc.args[0].str()
+                raise TopicError(
+                    f"cannot list offsets of {name}[{tp.partition}]: {reason}"
+                ) from exc
+        return found
 
 
 def ensure_topics(settings: Settings, wanted: Mapping[str, int]) -> list[str]:

@@ -31,12 +31,14 @@ PREFETCH = {"queued.max.messages.kbytes": 4096, "queued.min.messages": 5000}
 
 def consumer_config(settings: Settings, group_id: str, **extra: Any) -> dict[str, Any]:
     """The pipeline's consumers: no auto-commit (offsets follow durable work), from the
-    earliest offset, a bounded prefetch that the user's client properties may tune."""
+    earliest offset, read committed (what an aborted or open transaction wrote is never
+    seen), a bounded prefetch that the user's client properties may tune."""
     own = settings.kafka_config(
         **{
             "group.id": group_id,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
             **extra,
         }
     )

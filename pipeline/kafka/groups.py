@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
-from confluent_kafka.admin import OffsetSpec
+from confluent_kafka import KafkaException, TopicPartition
 
 from pipeline.kafka import clients
 from pipeline.kafka.admin import TIMEOUT_S, Admin, TopicError
@@ -99,22 +98,14 @@ class CommittedOffsets:
 
 def end_offsets(admin: Admin, partitions: Iterable[Where]) -> dict[Where, int]:
     """(topic, partition) → its last stable offset (what a read_committed reader reaches)."""
-    wanted = {TopicPartition(t, p): OffsetSpec.latest() for t, p in set(partitions)}
-    if not wanted:
-        return {}
-    futures = admin.client().list_offsets(
-        wanted, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=admin.timeout_s
-    )
-    ends = {}
-    for tp, future in futures.items():
-        try:
-            ends[(tp.topic, tp.partition)] = future.result(timeout=admin.timeout_s).offset
-        except KafkaException as exc:
-            reason = exc.args[0].str()
-            raise TopicError(
-                f"cannot read the end of {tp.topic}[{tp.partition}]: {reason}"
-            ) from exc
-    return ends
+    by_topic: dict[str, set[int]] = {}
+    for topic, partition in partitions:
+        by_topic.setdefault(topic, set()).add(partition)
+    return {
+        (topic, partition): offset
+        for topic, wanted in by_topic.items()
+        for partition, offset in admin.offsets(topic, sorted(wanted), end="stable").items()
+    }
 
 
 def topic_partitions(admin: Admin, names: Iterable[str]) -> list[Where]:

@@ -21,7 +21,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, Message, TopicPartition
 
 from pipeline.kafka.admin import Admin
 from pipeline.model import PartitionRef
-from pipeline.services.base import PartitionAware, Service
+from pipeline.services.base import CommitAware, PartitionAware, Service
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,18 @@ class Assignment:
 
     def owned_keys(self) -> set[Key]:
         return set(self._owned)
+
+    def committed(self, offsets: Iterable[TopicPartition]) -> None:
+        """Tell a CommitAware service what the runner just committed, by partition ref."""
+        if not isinstance(self._service, CommitAware):
+            return
+        refs = {
+            self._owned[(tp.topic, tp.partition)]: tp.offset
+            for tp in offsets
+            if (tp.topic, tp.partition) in self._owned
+        }
+        if refs:
+            self._service.committed(refs)
 
     def raise_failure(self) -> None:
         """Raise what a callback could not do (then the loop must stop before handling)."""

@@ -48,3 +48,16 @@ class PartitionAware(Protocol):
     def assigned(self, partitions: Sequence[PartitionRef]) -> Mapping[PartitionRef, int]: ...
 
     def revoked(self, partitions: Sequence[PartitionRef]) -> None: ...
+
+
+@runtime_checkable
+class CommitAware(Protocol):
+    """A service told of each offset commit the runner makes to Kafka.
+
+    The runner commits only once everything before the offsets is done: handled, and the
+    dead letters written, including those of messages the service never saw (they could
+    not be decoded). A service keeping its own positions uses this to move them past such
+    messages.
+    """
+
+    def committed(self, offsets: Mapping[PartitionRef, int]) -> None: ...

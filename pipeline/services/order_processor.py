@@ -1,96 +1,41 @@
-"""The order processor: the lifecycle state machine per order, alerts on what breaks it.
+"""The order processor: each order's lifecycle, judged against state that survives restarts.
 
-Each event is judged by `pipeline.events.judge`; an illegal transition, an unknown order, a
-duplicate or an out-of-order event becomes an Avro record on the alerts topic (keyed by
-order id). A batch's alerts are flushed before `handle` returns, so the runner commits only
-after they are stored. A batch that raises leaves the tracker as it was and sends no alert
-(the runner then hands it over event by event); an event whose status this processor does
-not know (a later schema's) is refused, not judged. State lives in memory: after a restart
-or a rebalance, orders in flight that this instance never saw are reported once as unknown,
-then adopted.
+Each event is judged by the lifecycle rules (`lifecycle.py`) against its partition's
+state, restored from the changelog before the partition's events are handled, so a restart,
+a rebalance or a redelivered batch raises no false alert. An illegal transition, an unknown
+order, a duplicate or an out-of-order event becomes an Avro record on the alerts topic,
+keyed by order id, with an id derived from the event's identity (its event id and the
+alert's kind) so that a batch done again gives the same ids. Under exactly-once the alerts,
+the state changes and the consumed offsets commit together.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter, OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from confluent_kafka.schema_registry import Schema
 
 from pipeline import registry_client
 from pipeline.config import Settings
-from pipeline.errors import PipelineError
-from pipeline.events import STATUSES, OrderState, Verdict, judge
+from pipeline.events import STATUSES
 from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.checked_producer import CheckedProducer
 from pipeline.model import Event, Refusal
 from pipeline.schema_files import ORDER_ALERT, load_schema_file
 from pipeline.serde import AvroEncoder
+from pipeline.services.lifecycle import Judgement, PartitionLifecycle, Retention, Step
+from pipeline.services.stateful import StatefulService
 
 ALERT_SCHEMA = ORDER_ALERT
 ALERT_NAMESPACE = uuid.UUID("5b0c6f2e-8a51-4c1e-9d1a-3f0f3b1de7a1")
-KNOWN_STATUSES = frozenset(status.value for status in STATUSES)
-
-
-class AlertError(PipelineError):
-    pass
-
-
-class LifecycleTracker:
-    """The known state of each order, bounded: the least recently seen orders are forgotten."""
-
-    def __init__(self, max_orders: int = 1_000_000) -> None:
-        self.max_orders = max_orders
-        self._orders: OrderedDict[str, OrderState] = OrderedDict()
-        # Within `transaction()`: each touched order's state before it (None: unknown).
-        self._before: dict[str, OrderState | None] | None = None
-
-    def __len__(self) -> int:
-        return len(self._orders)
-
-    def status_of(self, order_id: str) -> str | None:
-        state = self._orders.get(order_id)
-        return None if state is None else state.status
-
-    def apply(self, order_id: str, event_id: str, status: str, timestamp_ms: int) -> Verdict:
-        verdict = judge(self._orders.get(order_id), event_id, status, timestamp_ms)
-        self._remember(order_id)
-        self._orders[order_id] = verdict.state
-        self._orders.move_to_end(order_id)
-        if len(self._orders) > self.max_orders:
-            forgotten = next(iter(self._orders))
-            self._remember(forgotten)
-            del self._orders[forgotten]
-        return verdict
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All of the block's changes, or none if it raises."""
-        self._before = {}
-        try:
-            yield
-        except BaseException:
-            for order_id, state in self._before.items():
-                if state is None:
-                    self._orders.pop(order_id, None)
-                else:
-                    self._orders[order_id] = state
-            raise
-        finally:
-            self._before = None
-
-    def _remember(self, order_id: str) -> None:
-        if self._before is not None and order_id not in self._before:
-            self._before[order_id] = self._orders.get(order_id)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+KNOWN_STATUSES = frozenset(status.value for status in STATUSES)
 
 
 def epoch_ms(value: Any) -> int:
@@ -103,60 +48,81 @@ def epoch_ms(value: Any) -> int:
     return int(value)
 
 
-class OrderProcessor:
+def step_of(event: Event) -> Step:
+    value = event.value
+    return Step(
+        str(value["order_id"]),
+        str(value["event_id"]),
+        str(value["status"]),
+        epoch_ms(value["timestamp"]),
+    )
+
+
+class OrderProcessor(StatefulService):
     name = "order-processor"
 
-    def __init__(self, settings: Settings, *, alert_schema: Path = ALERT_SCHEMA) -> None:
-        self.settings = settings
-        self.tracker = LifecycleTracker()
-        self.counts: Counter[str] = Counter()
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retention: Retention | None = None,
+        state_dir: Path | None = None,
+        alert_schema: Path = ALERT_SCHEMA,
+    ) -> None:
+        super().__init__(settings, state_dir)
+        self.retention = retention or Retention()
         self._alert_schema = alert_schema
-        self._alerts = CheckedProducer(settings, settings.alerts_topic, AlertError)
         self._encoder: AvroEncoder | None = None
+        self._lifecycles: dict[int, PartitionLifecycle] = {}
 
-    def handle(self, batch: Sequence[Event]) -> Sequence[Refusal]:
-        # Set up the alert output before any state changes: if the registry cannot be reached
-        # the batch is read again later, and must then find the tracker as it was.
+    def process(self, batch: Sequence[Event]) -> Sequence[Refusal]:
+        # Set up the alert output before any state changes: if the registry cannot be
+        # reached the batch is read again later.
         encoder = self._started()
         refusals: list[Refusal] = []
-        counts: Counter[str] = Counter()
-        alerts: list[tuple[bytes, str]] = []  # sent once the whole batch is judged
-        with self.tracker.transaction():
-            for event in batch:
-                try:
-                    step = Step.of(event)
-                except (KeyError, TypeError, ValueError) as exc:
-                    refusals.append(Refusal(event, f"not an order event: missing or bad {exc}"))
-                    continue
-                if step.status not in KNOWN_STATUSES:
-                    known = ", ".join(s.value for s in STATUSES)
-                    reason = f"unknown status {step.status!r} (this order processor knows {known})"
-                    refusals.append(Refusal(event, reason))
-                    continue
-                previous = self.tracker.status_of(step.order_id)
-                verdict = self.tracker.apply(*step)
-                counts["events"] += 1
-                counts[verdict.alert.value if verdict.alert else "legal"] += 1
-                if verdict.alert is not None:
-                    record = alert(event, step, verdict, previous)
-                    alerts.append((encoder.encode(record), step.order_id))
-            for value, key in alerts:
-                self._alerts.send(value, key)
-            self._alerts.flush()
-        self.counts.update(counts)
+        for event in batch:
+            try:
+                step = step_of(event)
+            except (KeyError, TypeError, ValueError) as exc:
+                refusals.append(Refusal(event, f"not an order event: missing or bad {exc}"))
+                continue
+            if step.status not in KNOWN_STATUSES:
+                known = ", ".join(sorted(KNOWN_STATUSES))
+                reason = f"unknown status {step.status!r} (this order processor knows {known})"
+                refusals.append(Refusal(event, reason))
+                continue
+            judged = self._lifecycle(event.partition).judge(step)
+            kind = judged.verdict.alert
+            self.count("events")
+            self.count(kind.value if kind else "legal")
+            if kind is not None:
+                record = alert(event, step, judged)
+                self.emit(self.settings.alerts_topic, encoder.encode(record), step.order_id)
         return refusals
 
+    def before_staging(self) -> None:
+        for lifecycle in self._lifecycles.values():
+            self.count("forgotten", lifecycle.purge())
+
+    def forget_caches(self) -> None:
+        self._lifecycles.clear()
+
     def summary_line(self) -> str:
-        alerts = sum(n for kind, n in self.counts.items() if kind not in ("events", "legal"))
-        kinds = ", ".join(f"{k.lower()} {n}" for k, n in sorted(self.counts.items()) if k.isupper())
+        counts = self.counts
+        alerts = sum(n for kind, n in counts.items() if kind.isupper())
+        kinds = ", ".join(f"{k.lower()} {n}" for k, n in sorted(counts.items()) if k.isupper())
         return (
-            f"{self.counts['events']} events, {self.counts['legal']} legal, {alerts} alerts"
+            f"{counts['events']} events, {counts['legal']} legal, {alerts} alerts"
             + (f" ({kinds})" if kinds else "")
-            + f", {len(self.tracker)} orders tracked"
+            + f", {counts['forgotten']} finished orders forgotten"
         )
 
-    def close(self) -> None:
-        self._alerts.close()
+    def _lifecycle(self, partition: int) -> PartitionLifecycle:
+        lifecycle = self._lifecycles.get(partition)
+        if lifecycle is None:
+            lifecycle = PartitionLifecycle(self.table(partition), self.retention)
+            self._lifecycles[partition] = lifecycle
+        return lifecycle
 
     def _started(self) -> AvroEncoder:
         """The alert encoder and topic, set up on the first batch (no I/O before)."""
@@ -169,8 +135,6 @@ class OrderProcessor:
     def _alert_encoder(self) -> AvroEncoder:
         # The alert schema is this service's own output, so registering it here is fine
         # (unlike order events, whose schema only `schema register` may add).
-        # A refusal stops the service (retrying will not help); an unreachable registry
-        # raises RegistryUnavailable, and the runner reads the batch again later.
         schema_str = load_schema_file(self._alert_schema)
         subject = registry_client.value_subject(self.settings.alerts_topic)
         with registry_client.connected(self.settings) as client:
@@ -181,38 +145,23 @@ class OrderProcessor:
         return AvroEncoder(schema_id, schema_str)
 
 
-class Step(NamedTuple):
-    """What the lifecycle rules need of an event, in `LifecycleTracker.apply`'s order."""
-
-    order_id: str
-    event_id: str
-    status: str
-    timestamp_ms: int
-
-    @classmethod
-    def of(cls, event: Event) -> Step:
-        value = event.value
-        return cls(
-            str(value["order_id"]),
-            str(value["event_id"]),
-            str(value["status"]),
-            epoch_ms(value["timestamp"]),
-        )
+def alert_id(event_id: str, kind: str) -> str:
+    """From the event's identity only: the same event judged again gives the same id."""
+    return str(uuid.uuid5(ALERT_NAMESPACE, f"{event_id}:{kind}"))
 
 
-def alert(event: Event, step: Step, verdict: Verdict, previous: str | None) -> dict[str, Any]:
+def alert(event: Event, step: Step, judged: Judgement) -> dict[str, Any]:
     """The order-alerts record for an event the rules flagged."""
+    verdict = judged.verdict
     kind = verdict.alert.value if verdict.alert else ""
-    where = f"{event.topic}:{event.partition}:{event.offset}:{kind}"
     return {
-        # Derived from the message, so a re-delivered event raises the same alert id.
-        "alert_id": str(uuid.uuid5(ALERT_NAMESPACE, where)),
+        "alert_id": alert_id(step.event_id, kind),
         "kind": kind,
         "detail": verdict.detail,
         "order_id": step.order_id,
         "event_id": step.event_id,
         "status": step.status,
-        "previous_status": previous,
+        "previous_status": judged.previous,
         "event_timestamp": step.timestamp_ms,
         "topic": event.topic,
         "partition": event.partition,

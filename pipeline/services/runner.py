@@ -8,7 +8,8 @@ dead-letter topic with its reason, and so does an event the service fails on by 
 incrementally (cooperative-sticky); a `PartitionAware` service hears of each assignment
 before it gets their events and of each revocation after its last batch with them
 (`assignment.py`). SIGINT/SIGTERM finish the current batch, commit it and stop; the
-consumer is closed in `finally`.
+consumer is closed in `finally`. A `Stateful` service's batches commit through
+`transactional.StatefulBatches` instead, exactly-once by default (`RunOptions.guarantee`).
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ from pipeline.serde import AvroDecoder, DecodeError
 from pipeline.services.assignment import Assignment, Key
 from pipeline.services.base import Service
 from pipeline.services.groups import chosen_group
+from pipeline.services.guarantees import Guarantee
 from pipeline.services.isolation import describe_failure, handle_isolating
 from pipeline.services.offsets import OffsetBook
+from pipeline.services.stateful import Stateful
 from pipeline.services.summary import RunSummary
+from pipeline.services.transactional import StatefulBatches
 from pipeline.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,8 @@ class RunOptions:
     # Static membership (group.instance.id): a restart within the session timeout gets its
     # partitions back without a rebalance; but when it leaves, they wait out that timeout.
     instance_id: str | None = None
+    # For a stateful service (the order processor, analytics); exactly-once if not given.
+    guarantee: Guarantee | None = None
 
 
 class ConsumeError(PipelineError):
@@ -84,6 +90,13 @@ class Runner:
         self._registry_failures = 0  # consecutive batches the registry could not serve
         self._admin = Admin.from_settings(settings)  # no I/O until first used
         self._assignment = Assignment(service, self._admin, self._give_up)
+        self.batches: StatefulBatches | None = None
+        if isinstance(service, Stateful):
+            guarantee = self.options.guarantee or Guarantee.EXACTLY_ONCE
+            self.summary.guarantee = guarantee.value
+            self.batches = StatefulBatches(
+                settings, service, group, guarantee, self._assignment.topic_id
+            )
 
     def stop(self) -> None:
         """Ask the loop to stop after the current batch (safe from any thread)."""
@@ -103,6 +116,8 @@ class Runner:
         registry = registry_client.connect(self.settings)
         decoder = AvroDecoder(registry, value_subject(self.settings.topic))
         dlq = DeadLetterWriter(self.settings)
+        if self.batches is not None:
+            self.batches.start()  # claims the state folder, fences a predecessor's producer
         consumer = clients.consumer(self._consumer_config())
         assignment = self._assignment
         try:
@@ -122,12 +137,16 @@ class Runner:
             finally:
                 dlq.close()
                 registry.close()
+                if self.batches is not None:
+                    self.batches.close()
                 self.service.close()
         self._assignment.raise_failure()  # the last revocation (at close) failed
         self.summary.finish()
         return self.summary
 
     def _consumer_config(self) -> dict[str, object]:
+        # Read committed (clients.consumer_config): committed offsets that a previous
+        # owner's open transaction holds are waited for, not read past.
         extra: dict[str, object] = {"partition.assignment.strategy": ASSIGNMENT_STRATEGY}
         if self.options.instance_id:
             extra["group.instance.id"] = self.options.instance_id
@@ -189,6 +208,8 @@ class Runner:
     ) -> None:
         events: list[Event] = []
         letters: list[DeadLetter] = []
+        if self.batches is not None:
+            self.batches.begin()
         try:
             for message in messages:
                 try:
@@ -199,6 +220,8 @@ class Runner:
         except RegistryUnavailable as exc:
             # A service raises it only before it changes anything (its contract), so the
             # batch can be read again.
+            if self.batches is not None:
+                self.batches.abandon()
             self._retry_later(consumer, messages, exc)
             return
         self._registry_failures = 0
@@ -206,11 +229,22 @@ class Runner:
             letters.append(self._letter(refusal.event, "refused", refusal.reason))
         for event, failure in outcome.failures:
             letters.append(self._letter(event, "handler-error", describe_failure(failure)))
-        for letter in letters:
-            dlq.send(letter)
-        kinds = dlq.flush()  # raises if a dead letter is not stored: then nothing is committed
-        self._book.done(messages)
-        self._commit(consumer, self._book.pending())
+        if self.batches is not None:
+            # Letters, outputs, state and offsets: one transaction (or flushed, then offsets).
+            kinds = self.batches.finish(consumer, messages, letters)
+            producer = self.batches.output.producer
+            self.summary.count_transactions(
+                producer.committed, producer.aborted, producer.last_commit_at
+            )
+            if kinds is None:  # aborted: nothing of the batch counts; read it again
+                self._rewind(consumer, messages)
+                return
+        else:
+            for letter in letters:
+                dlq.send(letter)
+            kinds = dlq.flush()  # raises if a letter is not stored: then nothing is committed
+            self._book.done(messages)
+            self._commit(consumer, self._book.pending())
         self.summary.count_batch(len(messages), len(events) - len(outcome.failures), kinds)
 
     def _event(self, message: Message, decoder: AvroDecoder) -> Event:
@@ -246,6 +280,13 @@ class Runner:
                 consumer.seek(partition)
         self._stop.wait(pause)
 
+    def _rewind(self, consumer: Consumer, messages: list[Message]) -> None:
+        """Read the batch again (its transaction was aborted)."""
+        owned = self._assignment.owned_keys()
+        for partition in _earliest_offsets(messages):
+            if (partition.topic, partition.partition) in owned:
+                consumer.seek(partition)
+
     def _letter(self, source: Message | Event, kind: str, reason: str) -> DeadLetter:
         if isinstance(source, Event):
             where = (source.topic, source.partition, source.offset)
@@ -279,6 +320,7 @@ class Runner:
             log.warning("commit of %s failed: %s", self.service.name, exc.args[0].str())
         else:
             self._book.committed(offsets)
+            self._assignment.committed(offsets)
 
     def _give_up(self, consumer: Consumer, keys: set[Key], commit: bool) -> None:
         """Partitions are being revoked (still owned) or were lost (commit is False)."""
@@ -309,16 +351,37 @@ def _ok(message: Message) -> bool:
 SERVICE_NAMES = ("order-processor", "analytics", "storage")
 
 
-def make_service(name: str, settings: Settings) -> Service:
+@dataclass(frozen=True)
+class ServiceTuning:
+    """The stateful services' knobs (None: their defaults)."""
+
+    window_s: int | None = None
+    grace_s: int | None = None
+    retention_s: int | None = None
+
+
+def make_service(name: str, settings: Settings, tuning: ServiceTuning | None = None) -> Service:
     """The service called `name`, imported only when asked for (storage pulls in SQLite)."""
+    tuning = tuning or ServiceTuning()
+    from pipeline.services.lifecycle import Retention
+
+    retention = Retention()
+    if tuning.retention_s is not None:
+        retention = Retention(finished_ms=tuning.retention_s * 1000)
     if name == "order-processor":
         from pipeline.services.order_processor import OrderProcessor
 
-        return OrderProcessor(settings)
+        return OrderProcessor(settings, retention=retention)
     if name == "analytics":
         from pipeline.services.analytics import Analytics
+        from pipeline.services.windows import Windowing
 
-        return Analytics()
+        defaults = Windowing()
+        windowing = Windowing(
+            size_ms=defaults.size_ms if tuning.window_s is None else tuning.window_s * 1000,
+            grace_ms=defaults.grace_ms if tuning.grace_s is None else tuning.grace_s * 1000,
+        )
+        return Analytics(settings, windowing=windowing, retention=retention)
     if name == "storage":
         from pipeline.services.storage import StorageService
 

@@ -68,10 +68,24 @@ class StorageService:
         self._book.start(stored)
         return {ref: stored.get(ref, OFFSET_BEGINNING) for ref in partitions if ref.topic_id}
 
+    def committed(self, offsets: Mapping[PartitionRef, int]) -> None:
+        """The runner committed these offsets, after the dead letters before them: the next
+        batch's transaction carries the positions past what the store never saw."""
+        self._book.committed(offsets)
+
     def revoked(self, partitions: Sequence[PartitionRef]) -> None:
-        # Positions are stored with each batch already; what is not settled yet (a refused
-        # event whose dead letter the next owner may have to write) is read again by it.
+        # Positions are stored with each batch already; what only the runner's commit
+        # settled (undecodable last messages) is stored now, since no batch will carry it.
+        # What is not settled (a refused event whose dead letter the next owner may have to
+        # write) is read again by the next owner.
+        self._save_advances(partitions)
         self._book.forget(partitions)
+
+    def _save_advances(self, partitions: Sequence[PartitionRef] | None = None) -> None:
+        moved = self._book.advances(partitions)
+        if moved and self._store is not None:
+            self._store.save_positions(moved)
+            self._book.saved(moved)
 
     def handle(self, batch: Sequence[Event]) -> Sequence[Refusal]:
         if not batch:
@@ -93,6 +107,13 @@ class StorageService:
         )
 
     def close(self) -> None:
+        if self._store is not None:
+            try:
+                self._save_advances()
+            finally:
+                self._close_store()
+
+    def _close_store(self) -> None:
         if self._store is not None:
             try:
                 self._store.close()

@@ -24,6 +24,10 @@ class RunSummary:
     assignments: int = 0
     partitions: list[int] = field(default_factory=list)
     stopped_by: str = "running"
+    guarantee: str = ""  # a stateful service's: exactly-once or at-least-once
+    transactions: int = 0  # batches whose output and offsets committed
+    aborted_transactions: int = 0
+    last_commit_at: float | None = None  # wall time of the last commit
     started: float = field(default_factory=time.monotonic)
     elapsed_s: float = 0.0
 
@@ -34,6 +38,11 @@ class RunSummary:
         self.handled += handled
         self.dead_lettered.update({kind: n for kind, n in letters.items() if n})
         self.elapsed_s = time.monotonic() - self.started
+
+    def count_transactions(self, committed: int, aborted: int, last_at: float | None) -> None:
+        """A stateful service's commits so far (transactions under exactly-once)."""
+        self.transactions, self.aborted_transactions = committed, aborted
+        self.last_commit_at = last_at
 
     def finish(self) -> None:
         self.elapsed_s = time.monotonic() - self.started
@@ -55,6 +64,12 @@ class RunSummary:
                 if self.registry_retries
                 else ""
             )
+            + (
+                f", {self.guarantee}: {self.transactions} commits, "
+                f"{self.aborted_transactions} transactions aborted"
+                if self.guarantee
+                else ""
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +85,10 @@ class RunSummary:
             "dropped_after_revoke": self.dropped_after_revoke,
             "partitions": self.partitions,
             "stopped_by": self.stopped_by,
+            "guarantee": self.guarantee,
+            "transactions": self.transactions,
+            "aborted_transactions": self.aborted_transactions,
+            "last_commit_at": self.last_commit_at,
             "elapsed_s": round(self.elapsed_s, 3),
             "rate": round(self.rate, 1),
         }

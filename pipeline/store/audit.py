@@ -93,6 +93,15 @@ class AuditStore:
             book.settle()
         return result
 
+    def save_positions(self, moved: Mapping[PartitionRef, int]) -> None:
+        if not moved:
+            return
+        try:
+            with self._immediate():
+                tables.save_positions(self.db.conn, moved, _stored_at())
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the audit store {self.path}: {exc}") from exc
+
     @contextmanager
     def _immediate(self) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front: a second storage instance waits for it

@@ -7,7 +7,7 @@ the SQLite and PostgreSQL stores share beyond the evolution rules (`admission`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +36,10 @@ class Store(Protocol):
 
     def positions(self, partitions: Sequence[PartitionRef]) -> dict[PartitionRef, int]:
         """The stored next offset of each of `partitions` the store has a position for."""
+        ...
+
+    def save_positions(self, moved: Mapping[PartitionRef, int]) -> None:
+        """Store positions on their own (a position never moves back)."""
         ...
 
     def close(self) -> None: ...

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
 from typing import Any, TypeVar
 
@@ -84,6 +84,16 @@ class PostgresStore:
         if not events:
             return WriteResult(0, 0, ())
         return self._retrying(lambda conn: self._write(conn, events, book))
+
+    def save_positions(self, moved: Mapping[PartitionRef, int]) -> None:
+        if not moved:
+            return
+
+        def save(conn: psycopg.Connection) -> None:
+            with conn.transaction():
+                pg_tables.save_positions(conn, moved, dt.datetime.now(dt.UTC))
+
+        self._retrying(save)
 
     def _write(
         self, conn: psycopg.Connection, events: Sequence[Event], book: PositionBook | None

@@ -30,6 +30,9 @@ class PositionBook:
     _done: dict[PartitionRef, int] = field(default_factory=dict)
     _ends: dict[PartitionRef, int] = field(default_factory=dict)  # last batch, not settled
     _planned: tuple[dict[PartitionRef, int], dict[PartitionRef, int]] | None = None
+    # What the runner committed to Kafka: everything before it is done, also the messages
+    # the store never saw (they could not be decoded and went to the dead-letter topic).
+    _committed: dict[PartitionRef, int] = field(default_factory=dict)
 
     def start(self, stored: Mapping[PartitionRef, int]) -> None:
         """Partitions assigned, with the positions the store holds for them."""
@@ -40,13 +43,34 @@ class PositionBook:
         for ref in partitions:
             self._done.pop(ref, None)
             self._ends.pop(ref, None)
+            self._committed.pop(ref, None)
+
+    def committed(self, offsets: Mapping[PartitionRef, int]) -> None:
+        """The runner committed these offsets (after the dead letters before them)."""
+        for ref, offset in offsets.items():
+            if ref.topic_id:
+                self._committed[ref] = max(self._committed.get(ref, offset), offset)
+
+    def advances(self, partitions: Iterable[PartitionRef] | None = None) -> dict[PartitionRef, int]:
+        """Positions the committed offsets move beyond what is stored: to store when the
+        partitions are given up, when no further batch would carry them."""
+        wanted = None if partitions is None else set(partitions)
+        return {
+            ref: offset
+            for ref, offset in self._committed.items()
+            if (wanted is None or ref in wanted) and offset > self._done.get(ref, -1)
+        }
+
+    def saved(self, moved: Mapping[PartitionRef, int]) -> None:
+        """`advances` were stored on their own."""
+        self._done.update(moved)
 
     def plan(self, events: Sequence[Event], refused: Collection[Event]) -> dict[PartitionRef, int]:
         """The positions the batch's transaction stores: those that move. Call `settle()`
         once the transaction committed."""
         done = dict(self._done)
-        for ref, end in self._ends.items():  # the previous batch is finished
-            done[ref] = max(done.get(ref, end), end)
+        for ref, end in [*self._ends.items(), *self._committed.items()]:
+            done[ref] = max(done.get(ref, end), end)  # the previous batch is finished
         blocked = {(e.topic_id, e.partition, e.offset) for e in refused}
         ends: dict[PartitionRef, int] = {}
         for ref, offsets in _offsets_by_partition(events).items():

@@ -109,7 +109,7 @@ def live_stack(
     services = {
         f"storage-{suffix}": StorageService(settings),
         f"order-processor-{suffix}": OrderProcessor(settings),
-        f"analytics-{suffix}": Analytics(),
+        f"analytics-{suffix}": Analytics(settings),
     }
     options = {"handle_signals": False, "poll_timeout_s": 0.2}
     runners = [

@@ -132,6 +132,14 @@ def corpus() -> list[tuple[tuple[str, ...], int]]:
         (("bench", "--repeats", "0"), USAGE),
         (("bench", "--producer-events", HUGE), USAGE),
         (("bench", "--rate", "inf"), USAGE),
+        (("bench", "producer", "--events", "0"), USAGE),
+        (("bench", "registry", "--seconds", "-1"), USAGE),
+        (("bench", "store", "--runs", "0"), USAGE),
+        (("bench", "store", "--events", HUGE), USAGE),
+        (("bench", "devstack", "--runs", "0"), USAGE),
+        (("bench", "--quick", "store"), USAGE),  # the comparison's options with a subcommand
+        (("stats", "--last", "0"), USAGE),
+        (("stats", "--topic", "{topic}-never-created"), FAILS),
     ]
     return cases
 

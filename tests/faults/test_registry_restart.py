@@ -123,8 +123,8 @@ def test_ids_versions_and_settings_survive_a_restart(
 class RecordingAnalytics(Analytics):
     """Analytics that also counts the (schema id, version) each event was decoded with."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self.writers: Counter[tuple[int, int | None]] = Counter()
 
     def handle(self, batch: Sequence[Event]) -> Sequence[Refusal]:
@@ -167,7 +167,7 @@ def test_a_service_resumes_through_a_registry_restart(
         v1 = register(s.registry_url, subject, V1.read_text())
         before = produce(s, ProduceOptions(count=300, seed=1, schema_path=V1))
         assert (before.delivered, before.schema_id) == (300, v1["id"])
-        service = RecordingAnalytics()
+        service = RecordingAnalytics(s)
         with running_service(s, service, unique("analytics")) as (runner, errors):
             assert wait_for(lambda: runner.summary.consumed >= 300 or bool(errors), 60)
             # Down: events with the id the service already knows are still processed.
@@ -187,7 +187,7 @@ def test_a_service_resumes_through_a_registry_restart(
         summary = runner.summary
         assert (summary.consumed, summary.handled, dict(summary.dead_lettered)) == (800, 800, {})
         assert service.writers == {(v1["id"], 1): 500, (v2["id"], 2): 300}
-        assert service.aggregator.snapshot().total == 800
+        assert service.counts["events"] == 800
 
 
 def test_a_new_schema_id_while_the_registry_is_down_waits_instead_of_stopping(
@@ -200,7 +200,7 @@ def test_a_new_schema_id_while_the_registry_is_down_waits_instead_of_stopping(
         v1 = register(s.registry_url, subject, V1.read_text())
         v2 = register(s.registry_url, subject, V2.read_text())
         assert produce(s, ProduceOptions(count=100, seed=1, schema_path=V1)).delivered == 100
-        service = RecordingAnalytics()
+        service = RecordingAnalytics(s)
         with running_service(s, service, unique("analytics")) as (runner, errors):
             assert wait_for(lambda: runner.summary.consumed >= 100 or bool(errors), 60)
             registry.stop()

@@ -37,7 +37,7 @@ def send_raw(
 
 def run_analytics(settings: Settings, group: str, count: int) -> Runner:
     options = RunOptions(group_id=group, max_events=count, idle_timeout_s=20, handle_signals=False)
-    runner = Runner(settings, Analytics(), options)
+    runner = Runner(settings, Analytics(settings), options)
     runner.run()
     return runner
 

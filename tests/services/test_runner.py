@@ -56,7 +56,7 @@ def test_bad_messages_are_dead_lettered_and_the_service_goes_on(settings: Settin
     ]
     produce_raw(settings, settings.topic, bad)
     produce(settings, ProduceOptions(count=100, seed=2))
-    analytics = Analytics()
+    analytics = Analytics(settings)
     runner = run(settings, analytics, max_events=204, group_id=f"{settings.topic}-a")
     summary = runner.summary
     assert (summary.consumed, summary.handled, summary.stopped_by) == (204, 200, "max-events")
@@ -65,7 +65,7 @@ def test_bad_messages_are_dead_lettered_and_the_service_goes_on(settings: Settin
         "unknown-schema-id": 1,
         "corrupt-avro": 1,
     }
-    assert analytics.aggregator.snapshot().total == 200
+    assert analytics.counts["events"] == 200
     assert committed_total(settings, f"{settings.topic}-a") == 204
 
     letters = read_all(settings, settings.dlq_topic, 4)
@@ -139,11 +139,11 @@ def test_a_restart_resumes_where_the_commit_left_off(settings: Settings) -> None
     register_v1(settings)
     produce(settings, ProduceOptions(count=150, seed=4))
     group = f"{settings.topic}-g"
-    first, second = Analytics(), Analytics()
+    first, second = Analytics(settings), Analytics(settings)
     run(settings, first, max_events=70, group_id=group, batch_size=20)
     assert committed_total(settings, group) == 70
     run(settings, second, group_id=group, idle_timeout_s=2.0)
-    assert (first.aggregator.snapshot().total, second.aggregator.snapshot().total) == (70, 80)
+    assert (first.counts["events"], second.counts["events"]) == (70, 80)
     assert committed_total(settings, group) == 150
 
 
@@ -214,6 +214,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits(settings: Settings) -> Non
     }
     command = [sys.executable, "cli.py", "consume", "analytics", "--json", "--interval", "0.2"]
     command += ["--topic", settings.topic, "--group", f"{settings.topic}-sig"]
+    command += ["--state-dir", str(settings.state_dir)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -231,5 +232,6 @@ def test_sigterm_finishes_the_batch_commits_and_exits(settings: Settings) -> Non
     assert process.returncode == 0
     final = json.loads(out.strip().splitlines()[-1])
     assert final["run"]["stopped_by"] == "stop-request"
-    assert final["analytics"]["total"] == 120
+    assert final["analytics"]["totals"]["events"] == 120
+    assert final["run"]["guarantee"] == "exactly-once" and final["run"]["transactions"] >= 1
     assert committed_total(settings, f"{settings.topic}-sig") == 120

@@ -330,6 +330,25 @@ def test_schema_ids_of_another_registry_are_not_confused(settings: Settings) -> 
     assert fetch(settings.db_path, "SELECT count(*) FROM schema_versions") == [(2,)]
 
 
+def test_messages_it_could_not_read_are_dead_lettered_once_across_restarts(
+    settings: Settings,
+) -> None:
+    """Undecodable messages never reach the store, so the store's position cannot pass
+    them by itself; when they are a partition's last messages, a restarted service must
+    not read them again and write their dead letters a second time."""
+    v1 = register(settings, V1)
+    values = lifecycle_events(50, seed=21)
+    send(settings, [(v1.encode(v), "same-key") for v in values])
+    send(settings, [(b"not avro at all", "same-key"), (b"\x00\x00", "same-key")])
+    run_storage(settings, max_events=52)
+
+    restarted = run_storage(settings, max_events=1, idle_timeout_s=6.0)
+
+    letters = read_dead_letters(settings, limit=100)
+    assert sorted(r.headers["dlq.kind"] for r in letters) == ["not-wire-format"] * 2
+    assert restarted.stored == restarted.duplicates == 0
+
+
 def test_batches_a_power_cut_took_from_the_store_are_read_again(settings: Settings) -> None:
     """A power cut under synchronous=NORMAL may roll the store back a few transactions after
     their offsets were committed to Kafka. Simulated by putting back a copy of the file taken

@@ -15,9 +15,12 @@ from pipeline.config import Settings
 from pipeline.events import generate_events
 from pipeline.producer import ProduceOptions, produce
 from pipeline.serde import AvroEncoder
+from pipeline.services.alerts_reader import read_alerts
 from pipeline.services.analytics import Analytics
-from pipeline.services.order_processor import LifecycleTracker, OrderProcessor
+from pipeline.services.lifecycle import PartitionLifecycle, Step
+from pipeline.services.order_processor import OrderProcessor
 from pipeline.services.runner import Runner, RunOptions
+from pipeline.services.state.table import MemoryTable
 from pipeline.services.storage import StorageService
 from tests.order_helpers import fetch, produce_raw
 from tests.paths import SCHEMAS
@@ -70,7 +73,7 @@ def test_v3_cancellations_through_the_processor_analytics_and_the_store(
     cancelled = sum(e["status"] == "CANCELLED" for e in everything)
     assert cancelled > 5  # the producer wrote cancellations because v3 can say them
 
-    processor, analytics = OrderProcessor(settings), Analytics()
+    processor, analytics = OrderProcessor(settings), Analytics(settings)
     storage = StorageService(settings)
     for service in (processor, analytics, storage):
         options = RunOptions(
@@ -87,17 +90,19 @@ def test_v3_cancellations_through_the_processor_analytics_and_the_store(
         ), service.name
 
     # The order processor judged every cancellation, and alerted only the late ones.
-    tracker, expected = LifecycleTracker(), Counter[str]()
+    # (Orders are independent and nothing expires here: one stream judges as partitions do.)
+    rules, expected = PartitionLifecycle(MemoryTable()), Counter[str]()
     for e in everything:
-        verdict = tracker.apply(e["order_id"], e["event_id"], e["status"], e["timestamp"])
+        step = Step(e["order_id"], e["event_id"], e["status"], e["timestamp"])
+        verdict = rules.judge(step).verdict
         expected[verdict.alert.value if verdict.alert else "legal"] += 1
-    assert {k: v for k, v in processor.counts.items() if k != "events"} == dict(expected)
+    judged = {k: v for k, v in processor.counts.items() if k not in ("events", "forgotten")}
+    assert judged == dict(expected)
     assert expected["ILLEGAL_TRANSITION"] == 2  # cancelled after SHIPPED; DELIVERED after that
-    assert tracker.status_of(late[0]["order_id"]) == "CANCELLED"
 
-    snap = analytics.aggregator.snapshot()
-    assert snap.by_status["CANCELLED"] == cancelled
-    assert snap.cancelled == cancelled  # each cancelled order once, and no longer in flight
+    totals = analytics.picture().totals
+    assert totals.by_status["CANCELLED"] == cancelled
+    assert totals.cancelled == cancelled  # each cancelled order once
 
     assert fetch(settings.db_path, "SELECT count(*) FROM events WHERE status = 'CANCELLED'") == [
         (cancelled,)
@@ -119,4 +124,6 @@ def test_a_cancelled_order_is_judged_not_a_crash(settings: Settings) -> None:
     run = Runner(settings, processor, options).run()
     assert (run.handled, dict(run.dead_lettered)) == (5, {})
     assert processor.counts == {"events": 5, "legal": 3, "ILLEGAL_TRANSITION": 2}
-    assert processor.tracker.status_of(events[0]["order_id"]) == "CANCELLED"
+    # The order's state was CANCELLED when DELIVERED came (read back from the alerts).
+    alerts = {(a["status"], a["previous_status"]) for a in read_alerts(settings)}
+    assert alerts == {("CANCELLED", "SHIPPED"), ("DELIVERED", "CANCELLED")}

@@ -1,0 +1,133 @@
+"""The transactional output producer against the session's real broker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from confluent_kafka import KafkaError, TopicPartition
+
+from pipeline.config import Settings
+from pipeline.kafka import clients
+from pipeline.kafka.admin import Admin, TopicSpec
+from pipeline.kafka.transactions import (
+    OutputProducer,
+    TransactionAborted,
+    TransactionFatal,
+    classify,
+)
+
+
+def read_committed(settings: Settings, topic: str, partitions: int = 1) -> list[bytes]:
+    """Every committed value of `topic`, read to its end (read_committed, bounded)."""
+    consumer = clients.consumer(
+        settings.kafka_config(
+            **{
+                "group.id": f"reader-{time.time_ns()}",
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+    )
+    values: list[bytes] = []
+    ended: set[int] = set()
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        deadline = time.monotonic() + 20
+        while len(ended) < partitions and time.monotonic() < deadline:
+            for message in consumer.consume(500, 0.5):
+                if message.error() is None:
+                    values.append(message.value() or b"")
+                elif message.error().code() == KafkaError._PARTITION_EOF:
+                    ended.add(message.partition() or 0)
+    finally:
+        consumer.close()
+    return values
+
+
+def test_errors_are_classified_as_librdkafka_flags_them() -> None:
+    assert classify(KafkaError(KafkaError._FENCED, fatal=True)) == "fatal"
+    assert classify(KafkaError(KafkaError._STATE, txn_requires_abort=True)) == "abort"
+    assert classify(KafkaError(KafkaError._TIMED_OUT, retriable=True)) == "retry"
+    assert classify(KafkaError(KafkaError._FAIL)) == "abort"
+
+
+def test_committed_records_and_offsets_count_aborted_ones_never(
+    settings: Settings, unique: Callable[[str], str]
+) -> None:
+    out_topic, group = unique("out"), unique("group")
+    Admin.from_settings(settings).ensure([TopicSpec(out_topic, 1), TopicSpec(settings.topic, 1)])
+    consumer = clients.consumer(clients.consumer_config(settings, group))
+    consumer.subscribe([settings.topic])
+    consumer.consume(1, 5.0)  # joins the group: its metadata goes with the offsets
+    producer = OutputProducer(settings, unique("txn"))
+    producer.start()
+    try:
+        producer.begin()
+        producer.send(out_topic, b"kept", b"k")
+        producer.commit([TopicPartition(settings.topic, 0, 7)], consumer.consumer_group_metadata())
+        producer.begin()
+        producer.send(out_topic, b"dropped", b"k")
+        producer.flush()  # stored in the log, but only as part of the open transaction
+        producer.abort()
+        assert read_committed(settings, out_topic) == [b"kept"]
+        assert (producer.committed, producer.aborted) == (1, 1)
+        committed = consumer.committed([TopicPartition(settings.topic, 0)], timeout=10)
+        assert committed[0].offset == 7
+    finally:
+        producer.close()
+        consumer.close()
+
+
+def test_a_restarted_instance_fences_its_predecessor_and_aborts_what_it_left_open(
+    settings: Settings, unique: Callable[[str], str]
+) -> None:
+    out_topic, identity = unique("out"), unique("txn")
+    Admin.from_settings(settings).ensure([TopicSpec(out_topic, 1)])
+    old = OutputProducer(settings, identity)
+    old.start()
+    old.begin()
+    old.send(out_topic, b"from the old instance", b"k")
+    old.flush()
+    new = OutputProducer(settings, identity)
+    new.start()  # aborts the open transaction and fences `old`
+    try:
+        new.begin()
+        new.send(out_topic, b"from the new instance", b"k")
+        new.commit([], None)
+        with pytest.raises((TransactionFatal, TransactionAborted)):
+            old.send(out_topic, b"zombie", b"k")
+            old.commit([], None)
+        assert read_committed(settings, out_topic) == [b"from the new instance"]
+    finally:
+        old.close()
+        new.close()
+
+
+def test_a_reader_waits_for_an_open_transaction_and_skips_it_once_aborted(
+    settings: Settings, unique: Callable[[str], str]
+) -> None:
+    out_topic = unique("out")
+    Admin.from_settings(settings).ensure([TopicSpec(out_topic, 1)])
+    producer = OutputProducer(settings, unique("txn"))
+    producer.start()
+    producer.begin()
+    producer.send(out_topic, b"open", b"k")
+    producer.flush()
+    admin = Admin.from_settings(settings)
+    assert admin.offsets(out_topic, [0], end="stable") == {0: 0}
+    assert admin.offsets(out_topic, [0], end="high") == {0: 1}
+    later = threading.Timer(1.0, producer.abort)
+    later.start()
+    try:
+        assert read_committed(settings, out_topic) == []
+    finally:
+        later.join()
+        producer.close()
+    # The abort marker is written shortly after the abort returns: then nothing is open.
+    deadline = time.monotonic() + 15
+    while admin.offsets(out_topic, [0], end="stable") != admin.offsets(out_topic, [0]):
+        assert time.monotonic() < deadline, "the aborted transaction stayed open"
+        time.sleep(0.1)
