@@ -185,7 +185,11 @@ class Sampler:
     def _probe_broker(self) -> str:
         accepting(self.settings.bootstrap_servers)  # a stopped broker: refused, at once
         assert self._admin is not None
-        self._admin.metadata()  # one that accepts but does not answer: its timeout
+        try:
+            self._admin.metadata()  # one that accepts but does not answer: its timeout
+        except PipelineError:
+            accepting(self.settings.bootstrap_servers)  # gone meanwhile: say that instead
+            raise
         return ""
 
     def _probe_registry(self) -> str:
