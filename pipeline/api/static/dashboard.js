@@ -132,7 +132,7 @@
   }
 
   function windowLabel(w) {
-    const options = { hour: "2-digit", minute: "2-digit", ...(w.window_end - w.window_start < 60000 ? { second: "2-digit" } : {}) };
+    const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...(w.window_end - w.window_start < 60000 ? { second: "2-digit" } : {}) };
     return new Date(w.window_start).toLocaleTimeString([], options);
   }
 
