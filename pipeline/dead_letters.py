@@ -9,18 +9,17 @@ and original headers, and gains `dlq.replayed` (when) and `dlq.replayed.from` (w
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Message
 
 from pipeline.config import Settings, replay_topic
 from pipeline.dlq import DeadLetterError, header_pairs
-from pipeline.kafka import clients
 from pipeline.kafka.admin import Admin, TopicSpec
 from pipeline.kafka.checked_producer import CheckedProducer
+from pipeline.kafka.committed import ReadError, read_topic
 
 READ_TIMEOUT_S = 30.0
 NO_BODY_KINDS = ("oversized",)  # letters whose headers stand in for a body too big to carry
@@ -63,7 +62,7 @@ class Listing:
 def list_letters(
     settings: Settings, topic: str, kinds: Iterable[str] = (), services: Iterable[str] = ()
 ) -> Listing:
-    """Every letter on `topic` (exact: read from the low to the high watermark), filtered."""
+    """Every committed letter on `topic` (exact: read to each partition's stable end), filtered."""
     wanted_kinds, wanted_services = set(kinds), set(services)
     letters = _read_all(settings, topic)
     if any(not letter.header("dlq.kind", "") for letter in letters):
@@ -115,42 +114,19 @@ def replay(settings: Settings, topic: str, letters: list[Letter]) -> dict[str, i
 
 
 def _read_all(settings: Settings, topic: str) -> list[Letter]:
-    consumer = clients.consumer(clients.consumer_config(settings, "dlq-reader"))
-    try:
-        return _read(consumer, topic)
-    except KafkaException as exc:
-        raise DeadLetterError(f"cannot read {topic}: {exc.args[0].str()}") from exc
-    finally:
-        consumer.close()
-
-
-def _read(consumer: Consumer, topic: str) -> list[Letter]:
-    metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-    if metadata is None or metadata.error is not None:
+    """Every committed letter on `topic`, oldest first. Read to each partition's stable end
+    (`kafka.committed`): the stateful services write letters in transactions, whose markers
+    take offsets, so the number of letters is not the distance between two offsets."""
+    if not Admin.from_settings(settings).partitions(topic):
         raise DeadLetterError(
             f"topic {topic} does not exist: dead-letter topics are named T.dlq "
             "(python cli.py dev status lists the topics)"
         )
-    ends: dict[int, int] = {}
-    assignment = []
-    for partition in metadata.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        if high > low:
-            ends[partition] = high
-            assignment.append(TopicPartition(topic, partition, low))
-    consumer.assign(assignment)
-    letters: list[Letter] = []
-    deadline = time.monotonic() + READ_TIMEOUT_S
-    while ends and time.monotonic() < deadline:
-        for message in consumer.consume(500, 0.5):
-            if message.error() is not None:
-                continue
-            partition, offset = message.partition() or 0, message.offset() or 0
-            letters.append(_letter(message, partition, offset))
-            if offset + 1 >= ends.get(partition, 0):
-                ends.pop(partition, None)
-    if ends:
-        raise DeadLetterError(f"could not read all of {topic} within {READ_TIMEOUT_S:.0f} s")
+    try:
+        messages = read_topic(settings, topic, timeout_s=READ_TIMEOUT_S)
+    except ReadError as exc:
+        raise DeadLetterError(str(exc)) from exc
+    letters = [_letter(m, m.partition() or 0, m.offset() or 0) for m in messages]
     letters.sort(key=lambda letter: (letter.timestamp_ms, letter.partition, letter.offset))
     return letters
 

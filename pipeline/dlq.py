@@ -15,19 +15,18 @@ reason), its size (`dlq.size`), its coordinates and the SHA-256 of its value
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError, Message
 
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
-from pipeline.kafka import clients
 from pipeline.kafka.admin import Admin
 from pipeline.kafka.checked_producer import CheckedProducer, Headers
+from pipeline.kafka.committed import ReadError, read_topic
 
 READ_TIMEOUT_S = 10.0
 # Room kept for the record batch's own framing when judging whether a letter fits.
@@ -203,39 +202,15 @@ class DeadLetterRecord:
 
 
 def read_dead_letters(settings: Settings, limit: int = 100) -> list[DeadLetterRecord]:
-    """The last `limit` records of the dead-letter topic (read without a consumer group)."""
-    consumer = clients.consumer(clients.consumer_config(settings, "dlq-reader"))
+    """The last `limit` committed records of the dead-letter topic, oldest first (read
+    without a consumer group, to each partition's stable end: letters written in
+    transactions leave markers between them, so counting offsets would miscount)."""
     try:
-        return _read(consumer, settings.dlq_topic, limit)
-    except KafkaException as exc:
-        raise DeadLetterError(f"cannot read {settings.dlq_topic}: {exc.args[0].str()}") from exc
-    finally:
-        consumer.close()
-
-
-def _read(consumer: Consumer, topic: str, limit: int) -> list[DeadLetterRecord]:
-    metadata = consumer.list_topics(topic, timeout=READ_TIMEOUT_S).topics.get(topic)
-    if metadata is None or metadata.error is not None:
-        return []
-    assignment: list[TopicPartition] = []
-    remaining = 0
-    for partition in metadata.partitions:
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=READ_TIMEOUT_S
-        )
-        start = max(low, high - limit)
-        if high > start:
-            assignment.append(TopicPartition(topic, partition, start))
-            remaining += high - start
-    consumer.assign(assignment)
-    records: list[DeadLetterRecord] = []
-    deadline = time.monotonic() + READ_TIMEOUT_S * 3
-    while len(records) < remaining and time.monotonic() < deadline:
-        for message in consumer.consume(500, 1.0):
-            if message.error() is None:
-                records.append(_record(message))
-    records.sort(key=lambda r: (r.timestamp_ms, r.offset))
-    return records[-limit:]
+        messages = read_topic(settings, settings.dlq_topic, timeout_s=READ_TIMEOUT_S * 3)
+    except ReadError as exc:
+        raise DeadLetterError(str(exc)) from exc
+    records = sorted((_record(m) for m in messages), key=lambda r: (r.timestamp_ms, r.offset))
+    return records[-limit:] if limit > 0 else []
 
 
 def header_pairs(message: Message) -> tuple[tuple[str, bytes], ...]:

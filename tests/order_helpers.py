@@ -13,6 +13,8 @@ from confluent_kafka import Message
 from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.kafka import clients
+from pipeline.kafka.admin import Admin
+from pipeline.kafka.committed import read_span, stable_ends
 from tests.paths import SCHEMAS
 
 V1 = SCHEMAS / "order_event.v1.avsc"
@@ -36,21 +38,27 @@ def produce_raw(
 
 
 def read_all(settings: Settings, topic: str, expected: int, timeout: float = 20) -> list[Message]:
-    """Read `topic` from the start until `expected` messages came (or `timeout` passed)."""
-    consumer = clients.consumer(
-        settings.kafka_config(
-            **{"group.id": f"reader-{time.time_ns()}", "auto.offset.reset": "earliest"}
-        )
-    )
+    """Every committed message of `topic` up to each partition's stable end, read again
+    from where it stopped until at least `expected` are there (or `timeout` passed).
+
+    Stops on the reader's position, never on a count: markers of the transactions that
+    write the services' outputs take offsets, so offsets do not count messages."""
+    admin = Admin.from_settings(settings)
+    deadline = time.monotonic() + timeout
     messages: list[Message] = []
-    try:
-        consumer.subscribe([topic])
-        deadline = time.monotonic() + timeout
-        while len(messages) < expected and time.monotonic() < deadline:
-            messages.extend(m for m in consumer.consume(1000, 0.5) if m.error() is None)
-    finally:
-        consumer.close()
-    return messages
+    starts: dict[int, int] = {}
+    while True:
+        count = admin.partitions(topic) or 0
+        if count:
+            ends = stable_ends(admin, topic, range(count), settle_s=1.0)
+            low = admin.offsets(topic, range(count), end="low")
+            starts = {p: starts.get(p, low[p]) for p in range(count)}
+            left = max(1.0, deadline - time.monotonic())
+            messages += read_span(settings, topic, starts, ends, timeout_s=left)
+            starts = {p: max(starts[p], ends[p]) for p in range(count)}
+        if len(messages) >= expected or time.monotonic() >= deadline:
+            return messages
+        time.sleep(0.2)
 
 
 def fetch(path: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -2,7 +2,8 @@
 
 `create_app(settings, api)` returns an application whose lifespan starts the order writer
 (one idempotent producer), the sampler (health, rates, lag), the feeds (alerts, dead
-letters) and the metrics registry, and stops them in reverse order on shutdown. Handlers
+letters), the reader of analytics' windows and the metrics registry, and stops them in
+reverse order on shutdown. Handlers
 reach them through `state(request)`.
 """
 
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from pipeline.api import errors
+from pipeline.api.analytics_reader import AnalyticsReader
 from pipeline.api.auth import Authentication
 from pipeline.api.feeds import Feeds
 from pipeline.api.limits import BodyLimit
@@ -26,12 +28,13 @@ from pipeline.api.live import Hub
 from pipeline.api.metrics import Metrics
 from pipeline.api.sampler import Sample, Sampler
 from pipeline.api.settings import ApiSettings
-from pipeline.api.windows import StoreWindows
+from pipeline.api.windows import AnalyticsWindows
 from pipeline.config import Settings
 from pipeline.orders import OrderWriter
 
 DESCRIPTION = """Place and move orders through the governed producer, read the audit store,
-the alerts, the dead letters, the schemas and the consumer groups, and watch it all live
+analytics' windows and totals, the alerts, the dead letters, the schemas and the consumer
+groups, and watch it all live
 (`/events/stream`, the dashboard at `/`). Errors are JSON: `{"error": "..."}`."""
 
 
@@ -43,7 +46,8 @@ class AppState:
     sampler: Sampler
     feeds: Feeds
     hub: Hub
-    windows: StoreWindows
+    analytics: AnalyticsWindows
+    analytics_reader: AnalyticsReader
     metrics: Metrics
     # Two moves of one order are judged one after the other.
     order_locks: KeyedLocks = field(default_factory=lambda: KeyedLocks())
@@ -106,32 +110,34 @@ def create_app(settings: Settings, api: ApiSettings | None = None) -> FastAPI:
 
 
 def _routes(app: FastAPI) -> None:
-    from pipeline.api.routes import kafka, live, orders, schemas, store
+    from pipeline.api.routes import analytics, kafka, live, orders, schemas, store
 
-    for module in (orders, store, kafka, schemas, live):
+    for module in (orders, store, analytics, kafka, schemas, live):
         app.include_router(module.router)
 
 
 def _start(settings: Settings, api: ApiSettings, loop: asyncio.AbstractEventLoop) -> AppState:
     writer = OrderWriter(settings)
     feeds = Feeds(settings, api.feed_size)
-    windows = StoreWindows(settings.db_path)
-    hub = Hub(feeds, windows.to_dict)
+    analytics = AnalyticsWindows(settings.stats_topic)
+    reader = AnalyticsReader(settings, analytics)
+    hub = Hub(feeds, analytics)
 
     def publish(sample: Sample) -> None:
-        windows.refresh()
         loop.call_soon_threadsafe(hub.publish, sample)
 
     sampler = Sampler(settings, api, publish)
-    built = AppState(settings, api, writer, sampler, feeds, hub, windows, Metrics())
+    built = AppState(settings, api, writer, sampler, feeds, hub, analytics, reader, Metrics())
     built.metrics.bind(built)
     writer.start()
     feeds.start()
+    reader.start()
     sampler.start()
     return built
 
 
 def _stop(built: AppState) -> None:
     built.sampler.stop()
+    built.analytics_reader.stop()
     built.feeds.stop()
     built.writer.close()

@@ -1,27 +1,27 @@
 """The live stream: Server-Sent Events fed by the one sampler, aggregates only.
 
-Each sample becomes one `tick` event (health, rates per topic, lag per service, store rows)
-for every subscriber, followed by `alert` and `dead-letter` events for what arrived since
-the previous tick (at most `PER_TICK` of each, newest first: a flood of thousands of
-dead letters costs the page a count, not thousands of rows). A subscriber that cannot keep
-up loses its oldest queued events, never blocks the others.
+Each sample becomes one `tick` event (health, rates per topic, lag per service, store rows,
+analytics' totals) for every subscriber, followed by `window` events for analytics' windows
+that closed (or gained a partition's figures) since the previous tick, and `alert` and
+`dead-letter` events for what arrived (at most `PER_TICK` of each, newest first: a flood
+of thousands of dead letters costs the page a count, not thousands of rows). A subscriber
+that cannot keep up loses its oldest queued events, never blocks the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pipeline.api.feeds import Feeds
 from pipeline.api.sampler import Sample
+from pipeline.api.windows import AnalyticsWindows
 
 PER_TICK = 20
 QUEUE_SIZE = 64
 KEEPALIVE_S = 15.0
-
-Extra = Callable[[], dict[str, Any]]
 
 
 def sse(event: str, data: Any) -> bytes:
@@ -33,11 +33,11 @@ def sse(event: str, data: Any) -> bytes:
 class Hub:
     """Fan-out to subscribers; `publish` is called on the event loop's thread."""
 
-    def __init__(self, feeds: Feeds, extra: Extra = dict) -> None:
+    def __init__(self, feeds: Feeds, analytics: AnalyticsWindows | None = None) -> None:
         self.feeds = feeds
-        self.extra = extra  # more aggregates for each tick (the store's windows)
+        self.analytics = analytics or AnalyticsWindows("")
         self._subscribers: set[asyncio.Queue[bytes]] = set()
-        self._seen = {"alert": 0, "dead-letter": 0}
+        self._seen = {"alert": 0, "dead-letter": 0, "window": 0}
         self.published = 0
 
     @property
@@ -49,12 +49,15 @@ class Hub:
         tick = sample.to_dict()
         tick["alerts_by_kind"] = self.feeds.alerts.counts()
         tick["dead_letters_by_kind"] = self.feeds.dead_letters.counts()
-        tick.update(self.extra())
+        tick["analytics"] = self.analytics.summary()
         return sse("tick", tick)
 
     def _arrivals(self) -> list[bytes]:
-        """Alerts and dead letters that arrived since the last call, oldest first."""
-        messages: list[bytes] = []
+        """Windows changed, alerts and dead letters arrived since the last call, oldest first."""
+        mark = self.analytics.seq  # first: a window changing meanwhile is sent next time too
+        windows = self.analytics.changed(self._seen["window"])[-PER_TICK:]
+        self._seen["window"] = mark
+        messages = [sse("window", window) for window in windows]
         for name, feed in (("alert", self.feeds.alerts), ("dead-letter", self.feeds.dead_letters)):
             fresh = feed.newest(PER_TICK, after=self._seen[name])
             self._seen[name] = feed.seq
@@ -66,6 +69,7 @@ class Hub:
             self._seen = {
                 "alert": self.feeds.alerts.seq,
                 "dead-letter": self.feeds.dead_letters.seq,
+                "window": self.analytics.seq,
             }
             return
         messages = [self.tick(sample), *self._arrivals()]

@@ -17,12 +17,13 @@ from typing import Any
 
 from pipeline import registry_client
 from pipeline.api.settings import ApiSettings
+from pipeline.api.store_probe import StoreProbe
+from pipeline.api.store_queries import store_address
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.kafka.admin import Admin
 from pipeline.kafka.groups import CommittedOffsets, end_offsets, topic_partitions
 from pipeline.services.groups import group_for
-from pipeline.store.readonly import open_read_only
 
 PROBE_TIMEOUT_S = 3.0
 SERVICES = ("storage", "order-processor", "analytics")
@@ -113,6 +114,7 @@ class Sampler:
         self._admin: Admin | None = None
         self._committed: CommittedOffsets | None = None
         self._registry: Any = None
+        self._store = StoreProbe(settings)
         self._count = 0
         self.registry_requests = 0
         self.latest = Sample(time.time(), self._unknown())
@@ -122,7 +124,7 @@ class Sampler:
         return {
             "broker": PartHealth("broker", False, self.settings.bootstrap_servers, why),
             "registry": PartHealth("registry", False, self.settings.registry_url, why),
-            "store": PartHealth("store", False, str(self.settings.db_path), why),
+            "store": PartHealth("store", False, store_address(self.settings), why),
         }
 
     @property
@@ -146,6 +148,7 @@ class Sampler:
             self._registry.close()
         if self._committed is not None:
             self._committed.close()
+        self._store.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -197,18 +200,14 @@ class Sampler:
         return PartHealth("registry", True, address, "", now)
 
     def _probe_store(self, now: float, previous: Sample) -> tuple[PartHealth, dict[str, int]]:
-        path = self.settings.db_path
+        address = store_address(self.settings)
+        rows = previous.store_rows
+        due = self._count % STORE_EVERY == 0 or not rows
         try:
-            db = open_read_only(path)
+            counted = self._store.check(count_rows=due)
         except PipelineError as exc:
-            return PartHealth("store", False, str(path), str(exc), now), {}
-        try:
-            rows = previous.store_rows
-            if self._count % STORE_EVERY == 0 or not rows:
-                rows = _row_counts(db)
-        finally:
-            db.close()
-        return PartHealth("store", True, str(path), "", now), rows
+            return PartHealth("store", False, address, str(exc), now), {}
+        return PartHealth("store", True, address, "", now), counted or rows
 
     def _offsets(self, sample: Sample, previous: Sample) -> Sample:
         assert self._admin is not None
@@ -249,13 +248,3 @@ def _rate(now: int, before: int | None, elapsed: float) -> float | None:
     if before is None or elapsed <= 0:
         return None
     return max(0, now - before) / elapsed
-
-
-def _row_counts(db: Any) -> dict[str, int]:
-    counts = {}
-    for table in ("events", "orders"):
-        try:
-            counts[table] = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-        except Exception:  # the storage service has not created its tables yet
-            counts[table] = 0
-    return counts

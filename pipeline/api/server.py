@@ -32,6 +32,23 @@ class ServeSummary:
     seconds: float
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopped by Ctrl-C or SIGTERM without dying of it.
+
+    After its graceful shutdown uvicorn raises the signal that stopped it again, so the
+    process would end by SIGTERM (or a KeyboardInterrupt) before `api serve` says anything;
+    forgetting the signals it caught lets `serve` return and the CLI print its summary.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                getattr(self, "_captured_signals", []).clear()
+
+
 def server_for(settings: Settings, api: ApiSettings) -> uvicorn.Server:
     config = uvicorn.Config(
         create_app(settings, api),
@@ -44,7 +61,7 @@ def server_for(settings: Settings, api: ApiSettings) -> uvicorn.Server:
         timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=5,
     )
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 def serve(

@@ -1,5 +1,10 @@
 """What the API asks the audit store, on a read-only connection opened per request.
 
+The store is whichever is configured: PostgreSQL at `Settings.store_url` (a URL whose role
+only reads), else the SQLite file at `Settings.db_path`; both are read through the store
+package's read-only functions (`readonly.open_reader`, `run_query`, `reports`), which
+take the same SQL on either and give values back in the same forms.
+
 Orders are listed newest first by id (UUIDv7 ids, which the generator and the API assign,
 sort by creation time; the primary key makes that order free), with keyset pagination: the
 cursor is the last id of the page, so a page costs the same at any depth and never shifts
@@ -17,17 +22,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
+from pipeline.config import Settings
 from pipeline.errors import StoreError
 from pipeline.orders import OrderRecord
-from pipeline.store.readonly import open_read_only, run_query
-from pipeline.store.reports import event_columns, order_timeline, stats
+from pipeline.store.pg_connect import where
+from pipeline.store.readonly import open_reader, run_query
+from pipeline.store.reports import Reader, event_columns, order_timeline, stats
+
+
+def store_target(settings: Settings) -> str | Path:
+    return settings.store_url or settings.db_path
+
+
+def store_address(settings: Settings) -> str:
+    """Where the store is, for messages: host:port/database (never a password), or the file."""
+    return where(settings.store_url) if settings.store_url else str(settings.db_path)
 
 
 @contextmanager
-def reading(path: Path) -> Iterator[Database]:
-    db = open_read_only(path)
+def reading(settings: Settings) -> Iterator[Reader]:
+    db = open_reader(store_target(settings))
     try:
         yield db
     finally:
@@ -66,7 +80,7 @@ def iso(value: dt.datetime) -> str:
 
 
 def list_orders(
-    db: Database, where: OrderFilter, limit: int, cursor: str | None
+    db: Reader, where: OrderFilter, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of orders and the cursor of the next page (None on the last)."""
     present = set(event_columns(db))
@@ -107,7 +121,7 @@ def _clauses(where: OrderFilter, present: set[str]) -> tuple[list[str], list[Any
         params.append(iso(where.until))
     if where.source:
         if "source" not in present:
-            clauses.append("0")
+            clauses.append("1 = 0")
         else:
             clauses.append(
                 "EXISTS (SELECT 1 FROM events e WHERE e.order_id = o.order_id AND e.source = ?)"
@@ -116,7 +130,7 @@ def _clauses(where: OrderFilter, present: set[str]) -> tuple[list[str], list[Any
     return clauses, params
 
 
-def timeline(db: Database, order_id: str) -> list[dict[str, Any]] | None:
+def timeline(db: Reader, order_id: str) -> list[dict[str, Any]] | None:
     """Every stored event of the order in event time, or None if it has none."""
     try:
         return order_timeline(db, order_id).as_dicts()
@@ -126,7 +140,7 @@ def timeline(db: Database, order_id: str) -> list[dict[str, Any]] | None:
         raise
 
 
-def known_order(db: Database, order_id: str) -> OrderRecord | None:
+def known_order(db: Reader, order_id: str) -> OrderRecord | None:
     """The order as its stored events tell it: the status it reached, the fields to repeat.
 
     Read from the events rather than the `orders` table, so a status outside the table's
@@ -155,7 +169,7 @@ def known_order(db: Database, order_id: str) -> OrderRecord | None:
     )
 
 
-def stored_event(db: Database, event_id: str) -> dict[str, Any] | None:
+def stored_event(db: Reader, event_id: str) -> dict[str, Any] | None:
     """One stored event by id (an idempotent retry looks for its own event here)."""
     if "event_id" not in set(event_columns(db)):
         return None
@@ -163,7 +177,7 @@ def stored_event(db: Database, event_id: str) -> dict[str, Any] | None:
     return dict(zip(names, rows[0], strict=True)) if rows else None
 
 
-def store_stats(db: Database) -> dict[str, Any]:
+def store_stats(db: Reader) -> dict[str, Any]:
     tables = {table.title: table.as_dicts() for table in stats(db)}
     counts = {}
     for table in ("events", "orders"):

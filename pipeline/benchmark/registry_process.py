@@ -31,8 +31,9 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 
 
 @contextmanager
-def registry_process(settings: Settings) -> Iterator[str]:
-    """A registry process on `settings`' broker; yields its URL."""
+def registry_process(settings: Settings, source: Path | None = None) -> Iterator[str]:
+    """A registry process on `settings`' broker; yields its URL. `source`: run the registry
+    of that source tree (another version's checkout) instead of the installed one."""
     topic = fresh_topic("_schemas-bench")
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as folder:
         command = [sys.executable, "-m", "pipeline.registry", "--port", "0", "--topic", topic]
@@ -41,7 +42,9 @@ def registry_process(settings: Settings) -> Iterator[str]:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("SCHEMA_REGISTRY_BASIC_AUTH_USERS", None)  # measured without auth
         with open(Path(folder) / "registry.log", "w+") as log:
-            process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log)
+            process = subprocess.Popen(
+                command, env=env, cwd=source, stdout=subprocess.PIPE, stderr=log
+            )
             try:
                 yield _url_of(process, log)
             finally:

@@ -31,7 +31,17 @@ def api() -> None:
     show_default=True,
     help="Port to listen on (0: a free one).",
 )
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="The audit store.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The audit store (SQLite) [data/audit.db, or AUDIT_DB].",
+)
+@click.option(
+    "--store",
+    "store_url",
+    help="The audit store on PostgreSQL: a URL whose role only reads "
+    "(postgresql://pipeline_reader@HOST:PORT/orders) [AUDIT_STORE_URL].",
+)
 @click.option("--topic", help="The order topic [order-events]; T.dlq, T.alerts, T.stats.")
 @click.option(
     "--basic-auth-file",
@@ -49,6 +59,7 @@ def api_serve(
     host: str,
     port: int,
     db: Path | None,
+    store_url: str | None,
     topic: str | None,
     basic_auth_file: Path | None,
     allow_open: bool,
@@ -59,11 +70,8 @@ def api_serve(
 
     Example: python cli.py api serve --port 8000
     """
-    settings = settings_of(ctx).with_(db_path=db)
-    if topic:  # another topic has its own dead-letter and alerts topics, as the services do
-        settings = settings.with_(
-            topic=topic, dlq_topic=f"{topic}.dlq", alerts_topic=f"{topic}.alerts"
-        )
+    # Another topic has its own dead-letter, alerts and stats topics, as the services do.
+    settings = settings_of(ctx).with_(db_path=db, store_url=store_url).reading(topic)
     settings_api = ApiSettings(
         host=host,
         port=port,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +18,68 @@ from pipeline.errors import PipelineError
 from pipeline.kafka.admin import Admin
 from pipeline.kafka.groups import group_lags
 
+# Where the stack's files live: every `dev` command takes it.
+HOME = click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The stack's state folder [.devstack].",
+)
+# How `dev up` starts the stack; later commands reuse what the last `up` used.
+STACK_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--data-dir",
+        {
+            "type": click.Path(file_okay=False, path_type=Path),
+            "help": "Kafka's data folder [HOME/kafka-data].",
+        },
+    ),
+    ("--kafka-port", {"type": click.IntRange(1, 65535), "help": "The broker's port [9092]."}),
+    (
+        "--controller-port",
+        {"type": click.IntRange(1, 65535), "help": "The KRaft controller's port [9093]."},
+    ),
+    (
+        "--registry-port",
+        {"type": click.IntRange(1, 65535), "help": "The schema registry's port [8081]."},
+    ),
+    ("--heap", {"help": "Broker JVM maximum heap, e.g. 512m or 1g [512m]."}),
+    ("--postgres-port", {"type": click.IntRange(1, 65535), "help": "PostgreSQL's port [5432]."}),
+    (
+        "--api-port",
+        {"type": click.IntRange(1, 65535), "help": "The API and dashboard's port [8000]."},
+    ),
+]
+
 
 def dev_options(command: Any) -> Any:
-    """Where the local stack lives and listens; `dev status/down/logs` reuse the last `up`'s."""
-    options = [
-        click.option(
-            "--home", type=click.Path(file_okay=False, path_type=Path), help="State folder."
-        ),
-        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path)),
-        click.option("--kafka-port", type=click.IntRange(1, 65535)),
-        click.option("--controller-port", type=click.IntRange(1, 65535)),
-        click.option("--registry-port", type=click.IntRange(1, 65535)),
-        click.option("--heap", help="Broker JVM maximum heap, e.g. 512m or 1g."),
-        click.option(
-            "--postgres-port", type=click.IntRange(1, 65535), help="PostgreSQL's port (5432)."
-        ),
-        click.option(
-            "--api-port", type=click.IntRange(1, 65535), help="The API and dashboard's (8000)."
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    """`--home` and the options that say how `dev up` starts the stack."""
+    for name, kwargs in reversed(STACK_OPTIONS):
+        command = click.option(name, **kwargs)(command)
+    return HOME(command)
+
+
+def home_only(*shown: str) -> Callable[[Any], Any]:
+    """`--home` (and the stack options named in `shown`); the other stack options are still
+    accepted, hidden, with a warning: they used to be listed on every `dev` command, which
+    ignored them, and go in the next release."""
+
+    def decorate(command: Any) -> Any:
+        for name, kwargs in reversed(STACK_OPTIONS):
+            command = click.option(name, **{**kwargs, "hidden": name not in shown})(command)
+        return HOME(command)
+
+    return decorate
+
+
+def warn_ignored(command: str, given: dict[str, Any], kept: tuple[str, ...] = ()) -> None:
+    for name, value in given.items():
+        if value is not None and name != "home" and name not in kept:
+            flag = "--" + name.replace("_", "-")
+            click.echo(
+                f"warning: dev {command} ignores {flag} (it uses what the last `dev up` used); "
+                "the option goes in the next release",
+                err=True,
+            )
 
 
 def dev_settings(given: dict[str, Any]) -> DevStackSettings:
@@ -99,35 +140,38 @@ def dev_up(no_registry: bool, no_api: bool, postgres: bool | None, **given: Any)
 
 
 @dev.command("fetch")
-@dev_options
+@home_only()
 def dev_fetch(**given: Any) -> None:
     """Check Java and Maven, and resolve Kafka's jars into the local Maven repository.
 
     Example: python cli.py dev fetch
     """
-    classpath = stack.fetch(dev_settings(given))
+    warn_ignored("fetch", given)
+    classpath = stack.fetch(dev_settings({"home": given["home"]}))
     click.echo(f"Kafka's jars are ready ({len(classpath)} jars)")
 
 
 @dev.command("down")
-@dev_options
+@home_only()
 def dev_down(**given: Any) -> None:
     """Stop the registry and the broker gracefully (data is kept).
 
     Example: python cli.py dev down
     """
-    for line in stack.down(dev_settings(given)):
+    warn_ignored("down", given)
+    for line in stack.down(dev_settings({"home": given["home"]})):
         click.echo(line)
 
 
 @dev.command("status")
-@dev_options
+@home_only()
 def dev_status(**given: Any) -> None:
     """Show what runs, where, its pid, uptime, memory, and the topics.
 
     Example: python cli.py dev status
     """
-    settings = dev_settings(given)
+    warn_ignored("status", given)
+    settings = dev_settings({"home": given["home"]})
     report = stack.status(settings)
     for part in report.parts:
         line = f"{part.name:<9} {part.state:<14} {part.address}"
@@ -182,19 +226,22 @@ def group_summary(bootstrap: str) -> list[str]:
 
 
 @dev.command("logs")
-@dev_options
+@home_only()
 @click.argument("part", type=click.Choice(stack.PARTS), default="kafka")
-@click.option("-n", "--lines", type=click.IntRange(1), default=50, show_default=True)
+@click.option(
+    "-n", "--lines", type=click.IntRange(1), default=50, show_default=True, help="How many."
+)
 def dev_logs(part: str, lines: int, **given: Any) -> None:
     """Show the last lines of a part's log.
 
     Example: python cli.py dev logs registry -n 20
     """
-    click.echo(stack.logs(dev_settings(given), part, lines))
+    warn_ignored("logs", given)
+    click.echo(stack.logs(dev_settings({"home": given["home"]}), part, lines))
 
 
 @dev.command("reset")
-@dev_options
+@home_only("--data-dir")
 @click.option("--yes", is_flag=True, help="Confirm: wipe every topic, schema and PostgreSQL table.")
 def dev_reset(yes: bool, **given: Any) -> None:
     """Stop the stack and wipe its data (Kafka's topics and schemas, PostgreSQL's data).
@@ -203,5 +250,7 @@ def dev_reset(yes: bool, **given: Any) -> None:
     """
     if not yes:
         raise click.UsageError("this wipes every topic, schema and table; add --yes to confirm")
-    for line in stack.reset(dev_settings(given)):
+    warn_ignored("reset", given, kept=("data_dir",))
+    home_and_data = {"home": given["home"], "data_dir": given["data_dir"]}
+    for line in stack.reset(dev_settings(home_and_data)):
         click.echo(line)

@@ -126,13 +126,19 @@ def _died(proc: Any) -> bool:
 
 
 def registry_answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/subjects", timeout=2) as response:
-            return bool(response.status == 200)
-    except urllib.error.HTTPError as exc:
-        return exc.code == 401  # up, but behind basic auth
-    except OSError:
-        return False
+    """Ready: its Kafka reader caught up and its writer usable (GET /ready says 200).
+
+    A registry without /ready (an older one, Confluent's) is judged by GET /subjects."""
+    for path in ("/ready", "/subjects"):
+        try:
+            with urllib.request.urlopen(f"{url}{path}", timeout=3) as response:
+                return bool(response.status == 200)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                return exc.code == 401  # up, but behind basic auth; 503: not ready
+        except OSError:
+            return False
+    return False
 
 
 def answers(settings: DevStackSettings, part: str) -> bool:

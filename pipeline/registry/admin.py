@@ -2,7 +2,9 @@
 
 Soft deletes keep the records (a SCHEMA with deleted=true, or one DELETE_SUBJECT record);
 permanent deletes, allowed only after a soft one, write tombstones. Removing a config or a
-mode writes a tombstone for its key.
+mode writes a tombstone for its key. A permanent delete first records the highest id handed
+out, under a key compaction keeps: once the deleted records are compacted away, a restarted
+registry still knows that id was used.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def delete_subject(state: State, subject: str, *, permanent: bool) -> Change:
         tombstones.append((records.config_key(subject), None))
     if subject in state.modes:
         tombstones.append((records.mode_key(subject), None))
-    return Change([e.version for e in every], tuple(tombstones))
+    return Change([e.version for e in every], (*high_water_mark(state), *tombstones))
 
 
 def delete_version(state: State, subject: str, version: int, *, permanent: bool) -> Change:
@@ -69,7 +71,7 @@ def delete_version(state: State, subject: str, version: int, *, permanent: bool)
     if permanent:
         if not entry.deleted:
             raise VersionNotSoftDeleted(subject, entry.version)
-        return Change(entry.version, ((key, None),))
+        return Change(entry.version, (*high_water_mark(state), (key, None)))
     if entry.deleted:
         raise VersionSoftDeleted(subject, entry.version)
     stored = state.schemas[entry.schema_id]
@@ -83,6 +85,14 @@ def delete_version(state: State, subject: str, version: int, *, permanent: bool)
         references=stored.references,
     )
     return Change(entry.version, ((key, value),))
+
+
+def high_water_mark(state: State) -> tuple[tuple[bytes, bytes], ...]:
+    """The record that keeps the highest id handed out, when the stored one is lower."""
+    if state.max_id <= state.id_mark:
+        return ()
+    value = records.registry_value(max_schema_id=state.max_id, writer=state.writer)
+    return ((records.REGISTRY_KEY, value),)
 
 
 def refuse_if_read_only(state: State, subject: str) -> None:

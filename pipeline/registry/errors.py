@@ -20,7 +20,9 @@ RegistryError (pipeline.errors)
     ├── ReferenceExists           422 / 42206
     ├── BadRequest / Unprocessable / Unauthorized / NotFound / MethodNotAllowed /
     │   LengthRequired / PayloadTooLarge          plain HTTP errors of the request itself
-    └── StoreUnavailable / StoreTimeout            500 / 50001, 50002: Kafka, not the caller
+    ├── StoreUnavailable / StoreTimeout            500 / 50001, 50002: Kafka, not the caller
+    ├── NotWriter                 500 / 50004: another registry instance writes the topic
+    └── NotReady                  503 / 50301: GET /ready, when the registry cannot serve
 """
 
 from __future__ import annotations
@@ -163,6 +165,14 @@ class StoreTimeout(ApiError):
     pass
 
 
+class NotWriter(ApiError):
+    pass
+
+
+class NotReady(ApiError):
+    pass
+
+
 # The one place that knows Confluent's codes: (HTTP status, error_code).
 ERROR_CODES: dict[type[ApiError], tuple[int, int]] = {
     SubjectNotFound: (404, 40401),
@@ -190,6 +200,8 @@ ERROR_CODES: dict[type[ApiError], tuple[int, int]] = {
     Unprocessable: (422, 422),
     StoreUnavailable: (500, 50001),
     StoreTimeout: (500, 50002),
+    NotWriter: (500, 50004),
+    NotReady: (503, 50301),
 }
 
 

@@ -1,213 +1,172 @@
-"""The HTTP side: a threaded stdlib server speaking HTTP/1.1 keep-alive, errors as JSON.
+"""The HTTP side: uvicorn serving the registry's ASGI app from a thread, on a bound socket.
 
-Each response goes out in one write with Nagle off: with two writes (headers, body) a
-keep-alive client can wait for a delayed ACK, ~40 ms per request. Request headers are
-parsed here rather than by the email package, which cost a fifth of a lookup's CPU.
+uvicorn does not cap open connections (`limit_concurrency` answers 503 only once a request
+arrives, so idle connections pile up), so the listening socket is read by a `Gate` instead
+of asyncio's own server: a connection over the cap gets its 503 and is closed where it is
+accepted, before the event loop spends anything on it. The request-head deadline and the
+idle keep-alive limit are enforced by one sweep over the open connections (see
+`http_protocol`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
+import functools
+import importlib.util
 import logging
 import socket
 import threading
-import time
-from email.utils import formatdate
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any
 
-from pipeline.registry.auth import BasicAuth
-from pipeline.registry.errors import (
-    ApiError,
-    LengthRequired,
-    MethodNotAllowed,
-    PayloadTooLarge,
-    Unauthorized,
-    Unprocessable,
-    status_and_code,
-)
-from pipeline.registry.operations import Registry
-from pipeline.registry.router import Request, Router, parse_query
-from pipeline.registry.routes import Raw
+import uvicorn
+
+from pipeline.registry.asgi import RegistryApp
+from pipeline.registry.http_protocol import GuardedProtocol, Limits, refusal
 
 log = logging.getLogger(__name__)
-CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-MAX_HEADERS, MAX_LINE = 100, 65536
+SWEEP_S = 0.25
+STOP_TIMEOUT_S = 5
 
 
-class Server(ThreadingHTTPServer):
-    """Tracks open connections so that `close_all` can end idle keep-alive threads."""
+class Gate:
+    """Accepts connections up to the cap (those open plus those accepted but not yet handed
+    to a protocol); refuses the rest on the spot."""
 
-    daemon_threads = True
-    request_queue_size = 128
+    def __init__(self, limits: Limits, connections: set[Any]) -> None:
+        self.limits = limits
+        self.connections = connections  # uvicorn's server state: the open protocols
+        self._handed_over: set[socket.socket] = set()  # accepted, no protocol yet
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        self._date: tuple[int, str] = (0, "")
+    def accept(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, factory: Callable[[], Any]
+    ) -> None:
+        """The listening socket is readable: take what is waiting, 64 at a time."""
+        for _ in range(64):
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:  # out of file descriptors, say: wait, then go on
+                log.warning("accepting connections: %s; pausing for 1 s", exc)
+                fd = sock.fileno()
+                loop.remove_reader(fd)
+                loop.call_later(1.0, loop.add_reader, fd, self.accept, loop, sock, factory)
+                return
+            conn.setblocking(False)
+            # Nagle off: asyncio does it only for sockets that say they are TCP (see `bind`).
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            cap = self.limits.max_connections
+            if len(self.connections) + len(self._handed_over) >= cap:
+                with contextlib.suppress(OSError):  # best effort: it may be gone already
+                    conn.send(refusal(503, f"More than {cap} open connections"))
+                conn.close()
+                continue
+            self._handed_over.add(conn)
+            task = loop.create_task(loop.connect_accepted_socket(factory, conn))
+            task.add_done_callback(functools.partial(self._handed, conn))
 
-    def date(self) -> str:
-        """The Date header, formatted at most once a second."""
-        now = int(time.time())
-        if self._date[0] != now:
-            self._date = (now, formatdate(now, usegmt=True))
-        return self._date[1]
-
-    def close_all(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):  # already gone
-                    conn.shutdown(socket.SHUT_RDWR)
+    def _handed(self, conn: socket.socket, _: object) -> None:
+        self._handed_over.discard(conn)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 120  # idle keep-alive connections are dropped after this
-    registry: ClassVar[Registry]
-    router: ClassVar[Router]
-    auth: ClassVar[BasicAuth | None]
-    max_body: ClassVar[int]
-    server: Server
-    fields: dict[str, str]  # request headers, names in lower case
-    body_read: bool  # whether this request's body was consumed from the connection
-    raw_requestline: bytes  # set by the stdlib before parse_request
+class GatedServer(uvicorn.Server):
+    """uvicorn's server, its listening sockets read by a `Gate` instead of asyncio's own,
+    and its connections swept for late heads and idle keep-alive."""
 
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
+    def __init__(self, config: uvicorn.Config, limits: Limits) -> None:
+        super().__init__(config)
+        self.gate = Gate(limits, self.server_state.connections)
+        self._listening: list[socket.socket] = []
+        self._sweeper: asyncio.TimerHandle | None = None
 
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.lifespan.startup()  # off: nothing to do, but what uvicorn expects first
+        loop, config = asyncio.get_running_loop(), self.config
 
-    def parse_request(self) -> bool:
-        """Request line and headers; False (after answering) if they are malformed."""
-        self.command, self.close_connection = "", True
-        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        self.requestline = line
-        words = line.split()
-        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
-            self.send_error(400, f"Bad request line {line[:100]!r}")
-            return False
-        self.command, self.path, self.request_version = words
-        fields = self.read_fields()
-        if fields is None:
-            return False
-        self.fields = fields
-        connection = fields.get("connection", "").lower()
-        old = self.request_version == "HTTP/1.0" and connection != "keep-alive"
-        self.close_connection = old or connection == "close"
-        if fields.get("expect", "").lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        return True
-
-    def read_fields(self) -> dict[str, str] | None:
-        fields: dict[str, str] = {}
-        for _ in range(MAX_HEADERS):
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if len(raw) > MAX_LINE:
-                self.send_error(431, "A request header line is too long")
-                return None
-            if raw in (b"\r\n", b"\n", b""):
-                return fields
-            name, sep, value = raw.decode("iso-8859-1").partition(":")
-            if not sep:
-                self.send_error(400, f"Malformed request header {name.strip()[:100]!r}")
-                return None
-            fields[name.strip().lower()] = value.strip()
-        self.send_error(431, f"More than {MAX_HEADERS} request headers")
-        return None
-
-    def do_GET(self) -> None:
-        self.dispatch()
-
-    # Every standard method reaches the router, so a route answers 405 (not the stdlib's
-    # 501) to the ones it does not serve.
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
-    do_TRACE = do_CONNECT = do_QUERY = do_GET
-
-    def dispatch(self) -> None:
-        self.body_read = False
-        try:
-            if self.auth is not None and not self.auth.allows(self.fields.get("authorization")):
-                raise Unauthorized("Unauthorized: this registry needs HTTP basic auth")
-            path, _, query = self.path.partition("?")
-            handler, params = self.router.match(self.command, path)
-            request = Request(self.command, params, parse_query(query), self.read_body())
-            result = handler(self.registry, request)
-            body = result.body if isinstance(result, Raw) else json.dumps(result).encode()
-            self.reply(200, body)
-        except ApiError as exc:
-            if not self.body_read and self.fields.get("content-length", "0") != "0":
-                # Refused before its body was read (401, 404, 405): on a kept-alive
-                # connection that body would be taken as the next request.
-                self.close_connection = True
-            self.reply_error(exc)
-        except RecursionError:
-            # Input nested deeper than any check expects (a schema through its references).
-            self.reply_error(Unprocessable("The request nests too deeply to be processed"))
-        except Exception:
-            # A bug, not bad input: the client gets a 500, the log gets the traceback.
-            log.exception("%s %s failed", self.command, self.path)
-            self.reply(500, b'{"error_code":50001,"message":"Internal server error"}')
-
-    def read_body(self) -> bytes:
-        if self.fields.get("transfer-encoding"):
-            self.close_connection = True
-            raise LengthRequired("Chunked request bodies are not supported; send Content-Length")
-        raw = self.fields.get("content-length") or "0"
-        try:
-            length = int(raw)
-        except ValueError:
-            self.close_connection = True
-            raise LengthRequired(f"Content-Length {raw!r} is not a number") from None
-        if length > self.max_body:
-            self.close_connection = True  # the unread body would be taken as the next request
-            raise PayloadTooLarge(
-                f"The request body is {length} bytes; the limit is {self.max_body} bytes"
+        def factory() -> Any:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state={}, _loop=loop
             )
-        self.body_read = True
-        return self.rfile.read(length) if length > 0 else b""
 
-    def reply_error(self, error: ApiError) -> None:
-        status, code = status_and_code(error)
-        body = json.dumps({"error_code": code, "message": str(error)}).encode()
-        extra = 'WWW-Authenticate: Basic realm="schema-registry"\r\n' if status == 401 else ""
-        if isinstance(error, MethodNotAllowed):
-            extra += f"Allow: {', '.join(error.allowed)}\r\n"
-        self.reply(status, body, extra)
+        self._listening = list(sockets or [])
+        for sock in self._listening:
+            loop.add_reader(sock.fileno(), self.gate.accept, loop, sock, factory)
+        self._sweeper = loop.call_later(SWEEP_S, self._sweep, loop)
+        self.servers = []
+        self.started = True
 
-    def reply(self, status: int, body: bytes, extra_headers: str = "") -> None:
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            f"Date: {self.server.date()}\r\nContent-Type: {CONTENT_TYPE}\r\n"
-            f"Content-Length: {len(body)}\r\n{extra_headers}"
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for connection in list(self.server_state.connections):
+            if isinstance(connection, GuardedProtocol):
+                connection.sweep(now)
+        self._sweeper = loop.call_later(SWEEP_S, self._sweep, loop)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for sock in self._listening:
+            loop.remove_reader(sock.fileno())
+        await super().shutdown(sockets)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (port 0 picks a free one), bound before anything else starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named: asyncio turns Nagle off only on sockets that say they are TCP, and
+    # with Nagle on, a response written as head then body waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class HttpServer:
+    """uvicorn on a bound socket, in a thread of its own; `stop()` closes every connection."""
+
+    def __init__(self, sock: socket.socket, app: RegistryApp, limits: Limits) -> None:
+        self.sock, self.app = sock, app
+        host, port = sock.getsockname()[:2]
+        self.address = (str(host), int(port))  # kept: the socket is closed by `stop()`
+        protocol = type("RegistryProtocol", (GuardedProtocol,), {"limits": limits})
+        config = uvicorn.Config(
+            app,
+            http=protocol,
+            # uvloop (libuv): a quarter more lookups per second on one connection than
+            # asyncio's loop here; where it is not installed (Windows), asyncio's.
+            loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            lifespan="off",
+            log_config=None,  # the process's logging stays as the caller set it
+            access_log=False,
+            proxy_headers=False,  # no proxy in front; and a middleware less per request
+            server_header=False,
+            timeout_keep_alive=int(limits.keepalive_s),
+            timeout_graceful_shutdown=STOP_TIMEOUT_S,
         )
-        if self.close_connection:
-            head += "Connection: close\r\n"
-        payload = head.encode("latin-1") + b"\r\n" + (b"" if self.command == "HEAD" else body)
-        self.wfile.write(payload)
+        self._server = GatedServer(config, limits)
+        self._thread: threading.Thread | None = None
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors the stdlib finds before routing (bad request line, huge headers), as JSON."""
-        self.close_connection = True
-        text = message or HTTPStatus(code).phrase
-        self.reply(code, json.dumps({"error_code": code, "message": text}).encode())
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self.sock]}, name="registry-http"
+        )
+        self._thread.start()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
-def make_server(
-    host: str, port: int, registry: Registry, router: Router, auth: BasicAuth | None, max_body: int
-) -> Server:
-    """Bind (port 0 picks a free one); serve with `serve_forever` in a thread."""
-    attributes = {"registry": registry, "router": router, "auth": auth, "max_body": max_body}
-    handler = type("RegistryHandler", (Handler,), attributes)
-    return Server((host, port), handler)
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=STOP_TIMEOUT_S + 2)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(timeout=5)
+            self._thread = None
+        self.sock.close()

@@ -2,8 +2,8 @@
 
 A write is decided by a pure function of the state (`Change`: the answer plus the records
 to write), under one write lock and the state lock; the records are then written to Kafka
-and `write` returns once the reader thread has applied them, so the caller's next read
-sees them. Reads go straight to `queries` with `state.lock` held.
+in one transaction and `write` returns once the reader thread has applied them, so the
+caller's next read sees them. Reads go straight to `queries` with `state.lock` held.
 """
 
 from __future__ import annotations
@@ -18,19 +18,23 @@ import avro.schema
 from pipeline.registry import compatibility
 from pipeline.registry.errors import SchemaNotFound, SubjectNotFound
 from pipeline.registry.queries import LATEST, find_version, level_of
+from pipeline.registry.readiness import Readiness
 from pipeline.registry.schemas import AVRO, Reference, check_schema_type, identity, parse_avro
 from pipeline.registry.state import State, VersionEntry
+
+Records = tuple[tuple[bytes, bytes | None], ...]
 
 
 class Store(Protocol):
     def prepare(self) -> None:
-        """Called before deciding a write: refuse if an earlier write's fate is unknown."""
+        """Called before deciding a write: refuse unless this instance can write now, and
+        settle an earlier write whose fate is unknown by reading what was stored."""
 
-    def write(self, key: bytes, value: bytes | None) -> None:
-        """Write durably; return once the state has applied the record."""
+    def write(self, batch: Records) -> None:
+        """Write the records durably, all or none; return once the state has applied them."""
 
-
-Records = tuple[tuple[bytes, bytes | None], ...]
+    def readiness(self) -> Readiness:
+        """Whether the registry can serve reads and writes now, and if not, why."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,9 +77,12 @@ class Registry:
             self._store.prepare()
             with self.state.lock:
                 outcome = decide(self.state)
-            for key, value in outcome.records:
-                self._store.write(key, value)
+            if outcome.records:
+                self._store.write(outcome.records)
         return outcome.result
+
+    def readiness(self) -> Readiness:
+        return self._store.readiness()
 
     def candidate(self, request: SchemaRequest) -> Candidate:
         """Validate a requested schema (type, Avro, references) against the current state."""

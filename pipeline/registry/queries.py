@@ -68,6 +68,21 @@ def subjects(state: State, *, deleted: bool, deleted_only: bool, prefix: str) ->
     return names
 
 
+def schema_list(
+    state: State, *, prefix: str, deleted: bool, latest_only: bool
+) -> list[dict[str, Any]]:
+    """GET /schemas: versions by subject then version; with `latest_only`, each subject's
+    last version among those listed (soft-deleted ones only when `deleted`)."""
+    views = []
+    for subject in sorted(state.subjects):
+        if not subject.startswith(prefix):
+            continue
+        versions = state.versions(subject, deleted=deleted)
+        chosen = versions[-1:] if latest_only else versions
+        views += [version_view(state, entry) for entry in chosen]
+    return views
+
+
 def known_versions(state: State, subject: str, *, deleted: bool) -> list[VersionEntry]:
     """The subject's versions (live, or all when `deleted`); 40401 if there are none."""
     versions = state.versions(subject, deleted=deleted)

@@ -3,6 +3,12 @@
 Keys are compact JSON with fields in Confluent's order (keytype, subject, version, magic);
 SCHEMA keys have magic 1, all others magic 0; a null subject means "global". A null value
 (tombstone) deletes the key: a permanently deleted version, a removed config or mode.
+
+One record is this registry's own: REGISTRY_KEY, Confluent's NOOP key with its two fields
+in the other order. Confluent's reader parses it as a NOOP and skips it, while compaction
+(which compares key bytes) keeps it apart from the NOOP tombstones Confluent's registry
+writes. Its value holds the highest schema id ever handed out (a hard delete followed by
+compaction must not let an id be handed out again) and which registry instance writes.
 """
 
 from __future__ import annotations
@@ -35,6 +41,13 @@ def config_key(subject: str | None) -> bytes:
 
 def mode_key(subject: str | None) -> bytes:
     return _dump({"keytype": MODE, "subject": subject, "magic": 0})
+
+
+REGISTRY_KEY = b'{"magic":0,"keytype":"NOOP"}'
+
+
+def registry_value(*, max_schema_id: int, writer: str | None) -> bytes:
+    return _dump({"maxSchemaId": max_schema_id, "writer": writer})
 
 
 def delete_subject_key(subject: str) -> bytes:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline.registry import admin, queries
 from pipeline.registry.bodies import schema_request
-from pipeline.registry.errors import InvalidVersion, NotFound, SchemaNotFound
+from pipeline.registry.errors import InvalidVersion, NotFound, NotReady, SchemaNotFound
 from pipeline.registry.operations import Registry
 from pipeline.registry.registration import plan_registration
 from pipeline.registry.router import Request, Route, route
@@ -161,6 +161,20 @@ def id_subjects(registry: Registry, request: Request) -> Any:
     return list(dict.fromkeys(pair["subject"] for pair in pairs))
 
 
+def list_schemas(registry: Registry, request: Request) -> Any:
+    """Every version of the subjects with the prefix, by subject then version (Confluent's)."""
+    prefix = request.text("subjectPrefix", "") or ""
+    deleted, latest_only = request.flag("deleted"), request.flag("latestOnly")
+    with registry.state.lock:
+        views = queries.schema_list(
+            registry.state,
+            prefix="" if prefix == ":*:" else prefix,
+            deleted=deleted,
+            latest_only=latest_only,
+        )
+    return page(views, request)
+
+
 def schema_types(registry: Registry, request: Request) -> Any:
     return list(SUPPORTED_TYPES)
 
@@ -218,6 +232,19 @@ def root(registry: Registry, request: Request) -> Any:
     return {}
 
 
+def ready(registry: Registry, request: Request) -> Any:
+    """200 when Kafka answers, the state is current and this instance writes; else 503."""
+    now = registry.readiness()
+    if not now.ready:
+        raise NotReady(f"Not ready: {now.reason}")
+    return {
+        "ready": True,
+        "instance": now.instance,
+        "writer": now.writer,
+        "position": now.position,
+    }
+
+
 def openapi(registry: Registry, request: Request) -> Any:
     return Raw(OPENAPI.read_bytes())
 
@@ -247,6 +274,7 @@ ROUTES: list[Route] = [
     route("DELETE", SUBJECT_VERSION, delete_version),
     route("GET", f"{SUBJECT_VERSION}/schema", get_version_schema),
     route("GET", f"{SUBJECT_VERSION}/referencedby", referenced_by),
+    route("GET", "/schemas", list_schemas),
     route("GET", "/schemas/ids/{id}", schema_by_id),
     route("GET", "/schemas/ids/{id}/versions", id_versions),
     route("GET", "/schemas/ids/{id}/subjects", id_subjects),
@@ -266,5 +294,6 @@ ROUTES: list[Route] = [
     route("PUT", "/mode/{subject}", put_mode),
     route("DELETE", "/mode/{subject}", delete_mode),
     route("GET", "/contexts", contexts),
+    route("GET", "/ready", ready),
     route("GET", "/associations/resources/{namespace}/{name}", associations),
 ]

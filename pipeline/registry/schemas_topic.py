@@ -1,42 +1,35 @@
-"""The `_schemas` topic: created if missing, replayed by a reader thread, written with acks=all.
+"""The `_schemas` topic: checked or created, replayed, followed, written, and watched.
 
-`write` returns only once the reader thread has applied the written record, so a request
-that follows a write always sees it. Only one registry may write to a topic at a time.
+`open()` checks the topic (compacted, one partition), replays it, takes over writing
+(fencing any registry that wrote before) and records this instance as the writer. `write`
+returns only once the reader has applied what was written, so a request that follows a
+write always sees it. After a write whose outcome is unknown, `prepare` sets the writer
+up again and reads the topic to its end before anything new is decided: the topic is the
+truth, and a client that retries gets what was stored.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import KafkaException
 
 from pipeline.errors import RegistryError
-from pipeline.kafka import clients
 from pipeline.kafka.admin import Admin, TopicError, TopicSpec
-from pipeline.registry.errors import StoreTimeout, StoreUnavailable
+from pipeline.registry import records
+from pipeline.registry.errors import NotWriter, StoreTimeout, StoreUnavailable
+from pipeline.registry.readiness import PROBE_TIMEOUT_S, Readiness, Watch
+from pipeline.registry.state import State
+from pipeline.registry.topic_reader import TopicReader
+from pipeline.registry.topic_writer import WRITE_TIMEOUT_S, Records, TopicWriter
 
 log = logging.getLogger(__name__)
-WRITE_TIMEOUT_S = 10.0
-SETTLE_TIMEOUT_S = 30.0
-POLL_S = 0.2
 
 
 class SchemasTopic:
-    """Owns the Kafka clients of one registry; `on_record(key, value)` applies a record."""
-
     def __init__(
         self,
         *,
@@ -44,184 +37,133 @@ class SchemasTopic:
         topic: str,
         client_properties: Mapping[str, str],
         timeout_s: float,
-        on_record: Callable[[bytes | None, bytes | None], None],
+        instance: str,
+        state: State,
+        on_fatal: Callable[[str], None],
     ) -> None:
-        self._base: dict[str, Any] = {
+        # librdkafka's own lines stay out of the log (the watch reports an outage once, by
+        # its address); client properties may turn them back on with `log_level`.
+        base: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
+            "log_level": 2,
             **client_properties,
             "logger": logging.getLogger("pipeline.registry.kafka"),
         }
-        self._topic = topic
-        self._timeout_s = timeout_s
-        self._on_record = on_record
-        self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        # Next offset the reader will apply; writers wait on it.
-        self._position = 0
-        self._advanced = threading.Condition()
-        # Set when a write failed or timed out: it may still land, so the next write first
-        # waits for the producer to settle and the reader to reach the topic's end.
+        self._topic, self._timeout_s, self._instance = topic, timeout_s, instance
+        self._state, self._on_fatal = state, on_fatal
+        self._base = base
+        self._admin = Admin(base, timeout_s=timeout_s)
+        self._reader = TopicReader(base, topic, self._apply)
+        self._writer = TopicWriter(base, topic, timeout_s)
+        self._watch: Watch | None = None
+        # Set while a write's outcome is unknown: the next one reads the topic to its end.
         self._uncertain = False
 
-    # --- lifecycle -------------------------------------------------------------------------
-
     def open(self) -> None:
-        """Ensure the topic, replay it to its end, then keep following it in a thread."""
-        self.ensure_topic()
-        self._consumer = clients.consumer(
-            {
-                **self._base,
-                "group.id": f"schema-registry-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-            }
+        topic_id = self.ensure_topic()
+        self._reader.open()
+        self._catch_up(self._timeout_s, RegistryError)
+        try:
+            self._writer.ensure()
+            self._claim()
+        except (StoreUnavailable, StoreTimeout, NotWriter) as exc:
+            raise RegistryError(f"cannot start writing {self._topic}: {exc}") from exc
+        log.info("%s: this instance writes (%s)", self._topic, self._instance)
+        self._watch = Watch(
+            # Its own client, asked with a short timeout: the watch must notice within seconds.
+            admin=Admin(self._base, timeout_s=PROBE_TIMEOUT_S),
+            topic=self._topic,
+            topic_id=topic_id,
+            instance=self._instance,
+            state=self._state,
+            reader=self._reader,
+            writer=self._writer,
+            on_fatal=self._on_fatal,
         )
-        self._consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
-        end = self._end_offset(self._consumer)
-        self._thread = threading.Thread(target=self._follow, name="schemas-reader", daemon=True)
-        self._thread.start()
-        if not self.wait_for(end, self._timeout_s):
-            raise RegistryError(
-                f"could not replay topic {self._topic} to offset {end} "
-                f"within {self._timeout_s:.0f}s (reached {self._position})"
-            )
-        self._producer = clients.producer(
-            {
-                **self._base,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 0,
-                # A stuck write resolves (delivered or failed) within this bound.
-                "message.timeout.ms": int(SETTLE_TIMEOUT_S * 1000),
-            }
-        )
-        # Connect now, so that the first registration does not pay for it.
-        self._producer.list_topics(self._topic, timeout=self._timeout_s)
+        self._watch.start()
 
     def close(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        elif self._consumer is not None:
-            self._consumer.close()
-        self._consumer = None
-        if self._producer is not None:
-            clients.close_producer(self._producer, 5)
-            self._producer = None
+        if self._watch is not None:
+            self._watch.stop()
+        self._reader.close()
+        self._writer.close()
 
-    def ensure_topic(self) -> None:
-        """Create the compacted one-partition topic, or check the existing one."""
-        admin = Admin(self._base, timeout_s=self._timeout_s)
-        spec = TopicSpec(self._topic, 1, {"cleanup.policy": "compact"})
+    def ensure_topic(self) -> str:
+        """Create the compacted one-partition topic, or check the existing one; its id."""
         try:
-            partitions = admin.partitions(self._topic)
+            partitions = self._admin.partitions(self._topic)
             if partitions is None:
-                admin.ensure([spec])
+                self._admin.ensure([TopicSpec(self._topic, 1, {"cleanup.policy": "compact"})])
+            elif partitions != 1:
+                raise RegistryError(
+                    f"topic {self._topic} has {partitions} partitions; "
+                    "a schemas topic must have exactly 1"
+                )
+            else:
+                policy = self._admin.config(self._topic).get("cleanup.policy")
+                if policy != "compact":
+                    raise RegistryError(
+                        f"topic {self._topic} has cleanup.policy={policy}; a schemas topic must "
+                        "be compacted (cleanup.policy=compact), or old schemas would be deleted"
+                    )
+            return self._admin.topic_ids([self._topic])[self._topic]
         except TopicError as exc:
             raise RegistryError(str(exc)) from exc
-        if partitions is not None and partitions != 1:
-            raise RegistryError(
-                f"topic {self._topic} has {partitions} partitions; "
-                "a schemas topic must have exactly 1"
-            )
 
-    def _end_offset(self, consumer: Consumer) -> int:
-        partition = TopicPartition(self._topic, 0)
-        deadline = time.monotonic() + self._timeout_s
-        while True:
-            try:
-                _, high = consumer.get_watermark_offsets(partition, timeout=2, cached=False)
-                return int(high)
-            except KafkaException as exc:
-                if time.monotonic() > deadline:
-                    raise RegistryError(f"cannot read the end of {self._topic}: {exc}") from exc
-
-    # --- reading ----------------------------------------------------------------------------
-
-    def _follow(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        try:
-            while not self._stopping.is_set():
-                # poll() returns on the first record (consume() would wait for a full batch
-                # or its timeout: that wait would add to every write); then drain the rest.
-                first = consumer.poll(POLL_S)
-                if first is None:
-                    continue
-                for message in [first, *consumer.consume(num_messages=500, timeout=0)]:
-                    self._take(message)
-        finally:
-            consumer.close()
-
-    def _take(self, message: Message) -> None:
-        error = message.error()
-        if error is not None and error.code() != KafkaError._PARTITION_EOF:
-            log.warning("reading %s: %s", self._topic, error)
-            return
-        offset = message.offset() or 0
-        if error is None:
-            try:
-                self._on_record(message.key(), message.value())
-            # One bad record must not stop the registry: skip it, say so, go on.
-            except Exception:
-                log.exception("skipping record at offset %s of %s", offset, self._topic)
-            offset += 1
-        with self._advanced:
-            self._position = max(self._position, offset)
-            self._advanced.notify_all()
-
-    def wait_for(self, offset: int, timeout_s: float) -> bool:
-        """Block until every record before `offset` is applied."""
-        with self._advanced:
-            return self._advanced.wait_for(lambda: self._position >= offset, timeout_s)
+    def readiness(self) -> Readiness:
+        if self._watch is None:
+            return Readiness(False, "starting", self._instance, self._state.writer, 0)
+        return self._watch.readiness()
 
     # --- writing (callers serialize writes) ---------------------------------------------------
 
     def prepare(self) -> None:
-        """Before a write is decided: after an uncertain write, settle and catch up first."""
-        producer = self._producer
-        if producer is None:
-            raise StoreUnavailable("the registry is not connected to Kafka")
-        if not self._uncertain:
-            return
-        if producer.flush(0) > 0:
-            raise StoreUnavailable(f"an earlier write to {self._topic} is still pending; retry")
-        consumer = self._consumer
-        if consumer is None:
-            raise StoreUnavailable("the registry is not connected to Kafka")
-        try:
-            # librdkafka's watermark query is safe beside the reader thread's poll.
-            end = self._end_offset(consumer)
-        except RegistryError as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        if not self.wait_for(end, WRITE_TIMEOUT_S):
-            raise StoreTimeout(f"the registry could not catch up with {self._topic}")
-        self._uncertain = False
+        """Before a write is decided: Kafka reachable, this instance the writer, state true."""
+        kafka_error = self._watch.kafka_error if self._watch is not None else None
+        if kafka_error:
+            raise StoreUnavailable(f"{kafka_error}; nothing was written")
+        self._writer.ensure()
+        if self._uncertain:
+            self._catch_up(WRITE_TIMEOUT_S, StoreTimeout)
+            self._uncertain = False
+        writer = self._state.writer
+        if writer != self._instance:
+            raise NotWriter(
+                f"this registry instance is read-only: {writer or 'another instance'} "
+                f"writes to {self._topic}; send writes there"
+            )
 
-    def write(self, key: bytes, value: bytes | None) -> None:
-        """Produce one record durably (acks=all) and return once the reader has applied it."""
-        producer = self._producer
-        if producer is None:
-            raise StoreUnavailable("the registry is not connected to Kafka")
-        self._uncertain = True  # until this write is known to be applied
-        outcome: list[Any] = []
-
-        def delivered(err: KafkaError | None, message: Message) -> None:
-            outcome.append(err if err is not None else message.offset())
-
-        try:
-            producer.produce(self._topic, key=key, value=value, partition=0, on_delivery=delivered)
-        except (BufferError, KafkaException) as exc:
-            raise StoreUnavailable(f"cannot write to {self._topic}: {exc}") from exc
-        producer.flush(WRITE_TIMEOUT_S)
-        if not outcome:
-            raise StoreTimeout(f"writing to {self._topic} timed out after {WRITE_TIMEOUT_S:.0f}s")
-        if isinstance(outcome[0], KafkaError):
-            raise StoreUnavailable(f"cannot write to {self._topic}: {outcome[0].str()}")
-        if not self.wait_for(int(outcome[0]) + 1, WRITE_TIMEOUT_S):
+    def write(self, batch: Records) -> None:
+        """Write the records as one transaction; return once the reader has applied them."""
+        self._uncertain = True  # until they are known to be applied
+        offset = self._writer.write(batch)
+        if not self._reader.wait_for(offset + 1, WRITE_TIMEOUT_S):
             raise StoreTimeout(f"the write to {self._topic} was not read back in time")
         self._uncertain = False
+
+    def _claim(self) -> None:
+        """Record this instance as the writer (and the highest id so far) in the topic."""
+        value = records.registry_value(max_schema_id=self._state.max_id, writer=self._instance)
+        self.write([(records.REGISTRY_KEY, value)])
+
+    def _catch_up(self, timeout_s: float, error: type[Exception]) -> None:
+        """Apply the topic up to its end as the broker sees it now."""
+        deadline = time.monotonic() + timeout_s
+        while True:  # a broker that just started may not know the partition's leader yet
+            try:
+                end = self._reader.end_offset(2.0)
+                break
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    reason = exc.args[0].str()
+                    raise error(f"cannot read the end of {self._topic}: {reason}") from exc
+        if not self._reader.wait_for(end, timeout_s):
+            raise error(
+                f"could not read {self._topic} to offset {end} within {timeout_s:.0f}s "
+                f"(reached {self._reader.position})"
+            )
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        record = records.decode(key, value)
+        if record is not None:
+            self._state.apply(record)

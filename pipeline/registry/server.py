@@ -1,21 +1,27 @@
 """The registry server: Confluent's REST API over state kept in a Kafka `_schemas` topic.
 
-`start()` ensures and replays the topic, then serves HTTP in a thread; `url` is where;
-`stop()` (in a `finally`) closes the socket and the Kafka clients.
+`start()` binds its port, ensures and replays the topic, takes over writing it, then serves
+HTTP in a thread; `url` is where; `stop()` (in a `finally`) closes the socket and the Kafka
+clients. A failure it cannot recover from stops it: `serve_forever` then raises, so the
+process exits non-zero instead of serving a frozen state.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from pipeline.errors import RegistryError
-from pipeline.registry import records
+from pipeline.registry.asgi import RegistryApp
 from pipeline.registry.auth import BasicAuth
-from pipeline.registry.http import Server, make_server
+from pipeline.registry.http import HttpServer, Limits, bind
 from pipeline.registry.operations import Registry
 from pipeline.registry.router import Router
 from pipeline.registry.routes import ROUTES
@@ -38,6 +44,11 @@ class RegistryConfig:
     basic_auth: Mapping[str, str] | None = None
     startup_timeout_s: float = 30.0
     max_body_bytes: int = 4 * 1024 * 1024
+    # Request headers must arrive within this, counted from the connection (or, on a kept
+    # alive one, from the request's first byte): trickling bytes does not extend it.
+    header_timeout_s: float = 10.0
+    # Open connections beyond this are answered 503 and closed at once.
+    max_connections: int = 1000
 
 
 class RegistryServer:
@@ -45,44 +56,56 @@ class RegistryServer:
         self.config = config
         self._state = State()
         self._topic: SchemasTopic | None = None
-        self._http: Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: HttpServer | None = None
+        # Requests that may block (writes wait for Kafka) or take a while (Avro parsing).
+        self._workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="registry-request")
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
+        self._fatal: str | None = None
+        self._run_id = uuid.uuid4().hex[:6]  # tells apart two runs on one address
 
     def start(self) -> None:
-        """Ensure and replay the topic, bind, and serve in a background thread."""
+        """Bind, ensure and replay the topic, take over writing, serve in a thread."""
         config = self.config
-        self._topic = SchemasTopic(
-            bootstrap_servers=config.bootstrap_servers,
-            topic=config.topic,
-            client_properties=config.client_properties,
-            timeout_s=config.startup_timeout_s,
-            on_record=self._apply,
-        )
         try:
-            self._topic.open()
             auth = BasicAuth(config.basic_auth) if config.basic_auth is not None else None
-            registry = Registry(self._state, self._topic)
-            try:
-                self._http = make_server(
-                    config.host, config.port, registry, Router(ROUTES), auth, config.max_body_bytes
-                )
-            except OSError as exc:  # only binding: a Kafka timeout is an OSError too
+            limits = Limits(config.max_body_bytes, config.header_timeout_s, config.max_connections)
+            try:  # first: a taken port is said before anything else is done
+                sock = bind(config.host, config.port)
+            except OSError as exc:
                 raise RegistryError(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+            app = RegistryApp(Router(ROUTES), auth, config.max_body_bytes, self._workers)
+            self._http = HttpServer(sock, app, limits)
+            self._topic = SchemasTopic(
+                bootstrap_servers=config.bootstrap_servers,
+                topic=config.topic,
+                client_properties=config.client_properties,
+                timeout_s=config.startup_timeout_s,
+                instance=self.instance,
+                state=self._state,
+                on_fatal=self._fail,
+            )
+            self._topic.open()
+            app.registry = Registry(self._state, self._topic)
+            self._http.start()
         except BaseException:
             self.stop()
             raise
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.2}, name="registry-http"
-        )
-        self._thread.start()
         log.info("schema registry serving %s (topic %s)", self.url, config.topic)
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        record = records.decode(key, value)
-        if record is not None:
-            self._state.apply(record)
+    @property
+    def instance(self) -> str:
+        """Who this is, as the topic records its writer and readiness reports it."""
+        if self._http is None:
+            raise RegistryError("the registry server is not started")
+        return f"{self.url} (pid {os.getpid()} on {socket.gethostname()}, run {self._run_id})"
+
+    def _fail(self, reason: str) -> None:
+        """Something it cannot recover from: stop serving (serve_forever then raises)."""
+        log.error("schema registry stopping: %s", reason)
+        self._fatal = reason
+        self._stopped.set()
+        threading.Thread(target=self.stop, name="registry-stop", daemon=True).start()
 
     def counts(self) -> tuple[int, int]:
         """(subjects with a live version, schema ids) right now."""
@@ -94,23 +117,19 @@ class RegistryServer:
     def url(self) -> str:
         if self._http is None:
             raise RegistryError("the registry server is not started")
-        host, port = self._http.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self._http.address
+        return f"http://{host}:{port}"
 
     def stop(self) -> None:
         """Stop serving and close the Kafka clients; safe to call more than once."""
         self._stopped.set()
         with self._stop_lock:  # serve_forever's own stop may race a caller's
-            if self._http is not None and self._thread is not None:
-                self._http.shutdown()
-                self._thread.join(timeout=5)
-                self._thread = None
-                self._http.close_all()
             if self._http is not None:
-                self._http.server_close()
+                self._http.stop()
             if self._topic is not None:
                 self._topic.close()
                 self._topic = None
+            self._workers.shutdown(wait=False, cancel_futures=True)
 
     def serve_forever(self, on_started: Callable[[str], None] | None = None) -> None:
         """Start, then block until `stop()` is called or SIGINT/SIGTERM arrives."""
@@ -123,3 +142,5 @@ class RegistryServer:
                     pass
             finally:
                 self.stop()
+        if self._fatal is not None:
+            raise RegistryError(self._fatal)

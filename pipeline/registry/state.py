@@ -1,7 +1,7 @@
 """The registry's in-memory state, built only by applying `_schemas` records in order.
 
 One reader thread applies records (`apply`); request threads read under `lock`. Nothing
-here writes to Kafka or decides whether a request is allowed: that is `service.py`.
+here writes to Kafka or decides whether a request is allowed: that is `operations.py`.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ class State:
     configs: dict[str | None, str] = field(default_factory=dict)
     modes: dict[str | None, str] = field(default_factory=dict)
     max_id: int = 0
+    # From this registry's own record: the highest id ever handed out (ids of hard-deleted
+    # schemas included) and the instance that writes the topic.
+    id_mark: int = 0
+    writer: str | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # --- applying records (reader thread) -------------------------------------------------
@@ -67,6 +71,7 @@ class State:
             records.CONFIG: self._apply_config,
             records.MODE: self._apply_mode,
             records.DELETE_SUBJECT: self._apply_delete_subject,
+            records.NOOP: self._apply_registry,
         }
 
     def _apply_schema(self, key: dict[str, Any], value: dict[str, Any] | None) -> None:
@@ -121,6 +126,15 @@ class State:
         for entry in self.subjects.get(subject, {}).values():
             if entry.version <= upto:
                 entry.deleted = True
+
+    def _apply_registry(self, key: dict[str, Any], value: dict[str, Any] | None) -> None:
+        """This registry's own record; Confluent's NOOPs (null values) say nothing."""
+        if value is None or "maxSchemaId" not in value:
+            return
+        self.id_mark = max(self.id_mark, int(value["maxSchemaId"]))
+        self.max_id = max(self.max_id, self.id_mark)
+        writer = value.get("writer")
+        self.writer = str(writer) if writer is not None else self.writer
 
     def _index_identity(self, entry: SchemaEntry) -> None:
         try:

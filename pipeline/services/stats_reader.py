@@ -7,15 +7,10 @@ complete however many instances ran.
 
 from __future__ import annotations
 
-import time
-
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
-
 from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
-from pipeline.kafka import clients
-from pipeline.kafka.admin import Admin
+from pipeline.kafka.committed import ReadError, read_topic
 from pipeline.serde import AvroDecoder, DecodeError
 from pipeline.services.stats import Picture, merge, window_of
 from pipeline.services.windows import ClosedWindow
@@ -30,50 +25,12 @@ class StatsError(PipelineError):
 def read_committed(
     settings: Settings, topic: str, timeout_s: float = READ_TIMEOUT_S
 ) -> list[bytes]:
-    """Every committed value of `topic`, to its end as of now (none if it does not exist)."""
-    admin = Admin.from_settings(settings)
-    partitions = admin.partitions(topic)
-    if not partitions:
-        return []
-    ends = settled_ends(admin, topic, partitions)
-    todo = {p for p, end in ends.items() if end > 0}
-    config = settings.kafka_config(
-        **{"group.id": f"reader-{time.time_ns()}", "isolation.level": "read_committed"}
-    )
-    consumer = clients.consumer(config)
-    values: list[bytes] = []
+    """Every committed value of `topic`, to each partition's stable end as of now (none if
+    it does not exist), read on position (`kafka.committed`), never on a count."""
     try:
-        consumer.assign([TopicPartition(topic, p, 0) for p in todo])
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            for message in consumer.consume(1000, 0.5):
-                error = message.error()
-                if error is None:
-                    values.append(message.value() or b"")
-                elif error.code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(error)
-            positions = consumer.position([TopicPartition(topic, p) for p in todo])
-            todo -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
-    except KafkaException as exc:
-        raise StatsError(f"cannot read {topic}: {exc.args[0].str()}") from exc
-    finally:
-        consumer.close()
-    if todo:
-        raise StatsError(f"{topic} not read to its end within {timeout_s:.0f} s")
-    return values
-
-
-def settled_ends(admin: Admin, topic: str, partitions: int, wait_s: float = 10.0) -> dict[int, int]:
-    """The end of what is committed now. A transaction that just committed has its markers
-    written a moment later (until then the stable end stops before it): wait up to `wait_s`
-    for the stable end to reach today's high watermark, then take what is stable."""
-    high = admin.offsets(topic, range(partitions))
-    deadline = time.monotonic() + wait_s
-    while True:
-        stable = admin.offsets(topic, range(partitions), end="stable")
-        if all(stable[p] >= high[p] for p in high) or time.monotonic() > deadline:
-            return stable
-        time.sleep(0.05)
+        return [m.value() or b"" for m in read_topic(settings, topic, timeout_s=timeout_s)]
+    except ReadError as exc:
+        raise StatsError(str(exc)) from exc
 
 
 def read_windows(settings: Settings) -> list[ClosedWindow]:

@@ -47,28 +47,26 @@ def pipeline_settings(kafka_bootstrap: str, registry_url: str, folder: Path) -> 
         topic=topic,
         alerts_topic=f"{topic}.alerts",
         dlq_topic=f"{topic}.dlq",
+        stats_topic=f"{topic}.stats",
         db_path=folder / "audit.db",
+        state_dir=folder / "state",
     )
 
 
 class Services:
-    """The storage service and the order processor in threads, under groups of their own."""
+    """The storage service and the order processor (or `only` those named) in threads,
+    under groups of their own."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, only: tuple[str, ...] = ("storage", "order-processor")
+    ) -> None:
         suffix = uuid.uuid4().hex[:8]
-        self.groups = {"storage": f"storage-{suffix}", "order-processor": f"processor-{suffix}"}
+        made = {"storage": StorageService, "order-processor": OrderProcessor}
+        self.groups = {name: f"{name}-{suffix}" for name in only}
         options = {"handle_signals": False, "poll_timeout_s": 0.2, "batch_size": 200}
         self.runners = [
-            Runner(
-                settings,
-                StorageService(settings),
-                RunOptions(group_id=self.groups["storage"], **options),
-            ),
-            Runner(
-                settings,
-                OrderProcessor(settings),
-                RunOptions(group_id=self.groups["order-processor"], **options),
-            ),
+            Runner(settings, made[name](settings), RunOptions(group_id=group, **options))
+            for name, group in self.groups.items()
         ]
         self.threads = [threading.Thread(target=r.run, daemon=True) for r in self.runners]
 

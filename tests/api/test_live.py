@@ -9,7 +9,9 @@ import time
 from pipeline.api.feeds import Feeds
 from pipeline.api.live import Hub
 from pipeline.api.sampler import PartHealth, Sample
+from pipeline.api.windows import AnalyticsWindows
 from pipeline.config import Settings
+from pipeline.services.windows import ClosedWindow
 
 
 def sample() -> Sample:
@@ -55,3 +57,38 @@ def test_a_flood_costs_a_page_at_most_a_few_rows_per_tick() -> None:
     assert tick["dead_letters_by_kind"] == {"corrupt-avro": 300}
     letters = [body["offset"] for name, body in received[1:] if name == "dead-letter"]
     assert letters == list(range(280, 300))  # the newest twenty, oldest first
+
+
+def test_windows_are_pushed_as_they_close_and_each_tick_carries_the_totals() -> None:
+    from tests.api.test_windows import closed_windows
+
+    closed = sorted(closed_windows(), key=lambda w: w.stream_time_ms)
+
+    async def scenario() -> list[tuple[str, dict[str, object]]]:
+        analytics = AnalyticsWindows("t.stats")
+        hub = Hub(Feeds(Settings(), 10), analytics)
+        for window in closed[:-3]:
+            analytics.add(window)  # closed before the page connected: not pushed
+        hub.publish(sample())  # a tick with no page open
+        page = hub.stream([])
+        await anext(page)
+        hub.publish(sample())
+        for window in closed[-3:]:
+            analytics.add(window)
+        hub.publish(sample())
+        return events(
+            [await anext(page) for _ in range(2 + len({w.start_ms for w in closed[-3:]}))]
+        )
+
+    received = asyncio.run(scenario())
+    assert [name for name, _ in received[:2]] == ["tick", "tick"]
+    pushed = [body for name, body in received[2:] if name == "window"]
+    assert [w["window_start"] for w in pushed] == sorted({w.start_ms for w in closed[-3:]})
+    assert received[1][1]["analytics"] == summary_of(closed)
+
+
+def summary_of(closed: list[ClosedWindow]) -> dict[str, object]:
+    every = AnalyticsWindows("t.stats")
+    for window in closed:
+        every.add(window)
+    return json.loads(json.dumps(every.summary()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -49,13 +51,26 @@ def test_each_command_has_help_with_an_example(path: str, command: click.Command
     assert "Example: python cli.py" in result.output
 
 
-# `dev`'s options belong to the devstack room's dev.py, which issue 11 leaves to it.
-OWN = [(p, c) for p, c in COMMANDS if not p.startswith("dev")]
-
-
-@pytest.mark.parametrize(("path", "command"), OWN, ids=[p for p, _ in OWN])
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
 def test_every_option_says_what_it_does(path: str, command: click.Command) -> None:
     silent = [
         "/".join(p.opts) for p in command.params if isinstance(p, click.Option) and not p.help
     ]
     assert silent == [], f"{path}: options without help"
+
+
+@pytest.mark.parametrize("command", ["down", "logs", "status", "fetch", "reset"])
+def test_dev_commands_list_only_the_options_they_use(command: str) -> None:
+    shown = CliRunner().invoke(cli, ["dev", command, "--help"]).output
+    assert "--home" in shown
+    assert "--kafka-port" not in shown and "--heap" not in shown
+    assert ("--data-dir" in shown) == (command == "reset")
+
+
+def test_a_dev_option_that_went_away_still_works_with_a_warning(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["dev", "down", "--home", str(tmp_path), "--kafka-port", "19092"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: dev down ignores --kafka-port" in result.output
+    assert "kafka: not running" in result.output

@@ -12,6 +12,7 @@ from confluent_kafka import KafkaError, TopicPartition
 from pipeline.config import Settings
 from pipeline.kafka import clients
 from pipeline.kafka.admin import Admin, TopicSpec
+from pipeline.kafka.committed import read_topic
 from pipeline.kafka.transactions import (
     OutputProducer,
     TransactionAborted,
@@ -21,29 +22,9 @@ from pipeline.kafka.transactions import (
 
 
 def read_committed(settings: Settings, topic: str, partitions: int = 1) -> list[bytes]:
-    """Every committed value of `topic`, read to its end (read_committed, bounded)."""
-    consumer = clients.consumer(
-        settings.kafka_config(
-            **{
-                "group.id": f"reader-{time.time_ns()}",
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-            }
-        )
-    )
-    values: list[bytes] = []
-    ended: set[int] = set()
-    try:
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-        deadline = time.monotonic() + 20
-        while len(ended) < partitions and time.monotonic() < deadline:
-            for message in consumer.consume(500, 0.5):
-                if message.error() is None:
-                    values.append(message.value() or b"")
-                elif message.error().code() == KafkaError._PARTITION_EOF:
-                    ended.add(message.partition() or 0)
-    finally:
-        consumer.close()
+    """Every committed value of `topic`, read to its stable end (bounded)."""
+    values = [m.value() or b"" for m in read_topic(settings, topic, timeout_s=20)]
+    assert Admin.from_settings(settings).partitions(topic) == partitions
     return values
 
 

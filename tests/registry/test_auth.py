@@ -49,3 +49,23 @@ def test_header_check() -> None:
     assert auth.allows(header("u", "wrong")) is False
     assert auth.allows(None) is False
     assert auth.allows("Bearer abc") is False
+
+
+def test_every_user_is_compared_whichever_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Constant time across users: a match on the first user costs as much as no match, so
+    timing tells nothing about which users exist or where they are in the list."""
+    import hmac
+
+    compared: list[bytes] = []
+    real = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        compared.append(a)
+        return real(a, b)
+
+    auth = BasicAuth({"u1": "p1", "u2": "p2", "u3": "p3"})
+    monkeypatch.setattr(hmac, "compare_digest", counting)
+    for given in (header("u1", "p1"), header("u3", "p3"), header("u9", "p9"), "Basic ???"):
+        compared.clear()
+        auth.allows(given)
+        assert len(compared) == 3, given

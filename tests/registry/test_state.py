@@ -11,7 +11,8 @@ from pipeline.registry.errors import (
     SubjectSoftDeleted,
     VersionNotSoftDeleted,
 )
-from pipeline.registry.operations import Registry, SchemaRequest
+from pipeline.registry.operations import Records, Registry, SchemaRequest
+from pipeline.registry.readiness import Readiness
 from pipeline.registry.registration import plan_registration
 from pipeline.registry.schemas import Reference
 from pipeline.registry.state import State
@@ -119,7 +120,30 @@ def test_soft_deleting_twice_is_refused_and_permanent_writes_tombstones() -> Non
         admin.delete_subject(state, "a", permanent=False)
     change = admin.delete_subject(state, "a", permanent=True)
     assert change.result == [1]
-    assert change.records == ((records.schema_key("a", 1), None), (records.config_key("a"), None))
+    mark = (records.REGISTRY_KEY, records.registry_value(max_schema_id=1, writer=None))
+    assert change.records == (
+        mark,
+        (records.schema_key("a", 1), None),
+        (records.config_key("a"), None),
+    )
+
+
+def test_the_high_water_mark_outlives_the_records_of_the_highest_id() -> None:
+    """What a replay sees once compaction has kept only the mark and the tombstones."""
+    state = replay(schema("a", 1, 1, V1), schema("b", 1, 2, V2, deleted=True))
+    change = admin.delete_version(state, "b", 1, permanent=True)
+    assert change.records[0] == (
+        records.REGISTRY_KEY,
+        records.registry_value(max_schema_id=2, writer=None),
+    )
+    compacted = replay(schema("a", 1, 1, V1), *change.records)
+    assert (compacted.max_id, sorted(compacted.schemas)) == (2, [1])
+    # Confluent's own NOOP records (a null value) change nothing.
+    assert replay(*change.records, (b'{"keytype":"NOOP","magic":0}', None)).max_id == 2
+    # Once the mark is stored, a hard delete below it writes no new mark.
+    marked = replay(schema("a", 1, 1, V1, deleted=True), *change.records)
+    again = admin.delete_version(marked, "a", 1, permanent=True)
+    assert again.records == ((records.schema_key("a", 1), None),)
 
 
 class RecordingStore:
@@ -133,11 +157,15 @@ class RecordingStore:
         if self.refuse:
             raise StoreUnavailable("an earlier write is still pending; retry")
 
-    def write(self, key: bytes, value: bytes | None) -> None:
-        self.calls.append(key)
-        decoded = records.decode(key, value)
-        assert decoded is not None
-        self.state.apply(decoded)
+    def write(self, batch: Records) -> None:
+        for key, value in batch:
+            self.calls.append(key)
+            decoded = records.decode(key, value)
+            assert decoded is not None
+            self.state.apply(decoded)
+
+    def readiness(self) -> Readiness:
+        return Readiness(True, "", "test", "test", 0)
 
 
 def test_writes_prepare_then_decide_then_apply() -> None:

@@ -3,53 +3,24 @@ read committed, and pure replays of the services' rules to compare them with."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
-
 from pipeline import registry_client
 from pipeline.config import Settings
-from pipeline.kafka import clients
-from pipeline.kafka.admin import Admin
+from pipeline.kafka import committed
 from pipeline.serde import AvroDecoder
 from pipeline.services import lifecycle, windows
 from pipeline.services.order_processor import alert_id, epoch_ms
 from pipeline.services.stats import window_of
-from pipeline.services.stats_reader import settled_ends
 
 Alert = tuple[str, str, int, int]  # alert id, kind, input partition, input offset
 
 
 def read_topic(settings: Settings, topic: str, timeout_s: float = 60) -> list[Any]:
     """Every committed message of `topic`, in partition and offset order (bounded)."""
-    admin = Admin.from_settings(settings)
-    partitions = admin.partitions(topic) or 0
-    ends = settled_ends(admin, topic, partitions)
-    consumer = clients.consumer(
-        settings.kafka_config(
-            **{"group.id": f"reader-{time.time_ns()}", "isolation.level": "read_committed"}
-        )
-    )
-    wanted = {p for p, end in ends.items() if end > 0}
-    messages: list[Any] = []
-    try:
-        consumer.assign([TopicPartition(topic, p, 0) for p in wanted])
-        deadline = time.monotonic() + timeout_s
-        while wanted and time.monotonic() < deadline:
-            for message in consumer.consume(2000, 0.5):
-                error = message.error()
-                if error is not None and error.code() != KafkaError._PARTITION_EOF:
-                    raise AssertionError(error.str())
-                if error is None:
-                    messages.append(message)
-            positions = consumer.position([TopicPartition(topic, p) for p in wanted])
-            wanted -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
-    finally:
-        consumer.close()
-    assert not wanted, f"{topic}: partitions {wanted} not read to their end in {timeout_s} s"
+    messages = committed.read_topic(settings, topic, timeout_s=timeout_s)
     return sorted(messages, key=lambda m: (m.partition(), m.offset()))
 
 

@@ -23,8 +23,8 @@ def dashboard() -> FileResponse:
 @router.get(
     "/events/stream",
     responses={200: {"content": {"text/event-stream": {}}}, **errors(401)},
-    summary="Server-Sent Events: `tick` (rates, lag, health, windows) each second, "
-    "`alert` and `dead-letter` as they arrive",
+    summary="Server-Sent Events: `tick` (rates, lag, health, analytics' totals) each second, "
+    "`window` as analytics closes one, `alert` and `dead-letter` as they arrive",
 )
 async def stream(request: Request) -> StreamingResponse:
     app = state(request)
@@ -40,7 +40,7 @@ async def stream(request: Request) -> StreamingResponse:
 def snapshot(request: Request) -> dict[str, Any]:
     app = state(request)
     tick = app.sampler.latest.to_dict()
-    tick.update(app.windows.to_dict())
+    tick["analytics"] = app.analytics.summary()
     tick["alerts_by_kind"] = app.feeds.alerts.counts()
     tick["dead_letters_by_kind"] = app.feeds.dead_letters.counts()
     tick["subscribers"] = app.hub.subscribers

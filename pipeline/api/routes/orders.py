@@ -112,7 +112,7 @@ async def _move(
 
 
 def _from_store(app: AppState, order_id: str) -> OrderRecord | None:
-    with reading(app.settings.db_path) as db:
+    with reading(app.settings) as db:
         return known_order(db, order_id)
 
 
@@ -160,7 +160,7 @@ async def _stored_reply(app: AppState, order_id: str, event_id: str) -> dict[str
 
     def look() -> dict[str, Any] | None:
         try:
-            with reading(app.settings.db_path) as db:
+            with reading(app.settings) as db:
                 return stored_event(db, event_id)
         except PipelineError:
             return None  # no store yet: nothing can have been stored

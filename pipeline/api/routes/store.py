@@ -40,7 +40,7 @@ def orders(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     where = OrderFilter(status, source, user_id, since, until)
-    with reading(state(request).settings.db_path) as db:
+    with reading(state(request).settings) as db:
         try:
             page, following = list_orders(db, where, limit, cursor)
         except ValueError as exc:
@@ -55,7 +55,7 @@ def orders(
 )
 def order(order_id: OrderId, request: Request) -> dict[str, Any]:
     app = state(request)
-    with reading(app.settings.db_path) as db:
+    with reading(app.settings) as db:
         events = timeline(db, order_id)
         try:
             row = current_order(db, order_id)
@@ -79,14 +79,5 @@ def order(order_id: OrderId, request: Request) -> dict[str, Any]:
     summary="Rows, and events by status, source, schema version and minute",
 )
 def stats(request: Request) -> dict[str, Any]:
-    with reading(state(request).settings.db_path) as db:
+    with reading(state(request).settings) as db:
         return store_stats(db)
-
-
-@router.get(
-    "/store/windows",
-    responses=errors(401),
-    summary="Per-minute windows (event time) from the store: counts, fulfilment percentiles",
-)
-def windows(request: Request) -> dict[str, Any]:
-    return state(request).windows.to_dict()
