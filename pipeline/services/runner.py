@@ -114,7 +114,10 @@ class Runner:
         replay = replay_topic(self.settings.topic, self.service.name)
         replays = [replay] if self._admin.partitions(replay) else []
         registry = registry_client.connect(self.settings)
-        decoder = AvroDecoder(registry, value_subject(self.settings.topic))
+        # A service that keeps uuids as text and times as epoch milliseconds (the storage
+        # service) is handed them so, not as objects it would only undo (serde.py).
+        plain = bool(getattr(self.service, "plain_values", False))
+        decoder = AvroDecoder(registry, value_subject(self.settings.topic), plain=plain)
         dlq = DeadLetterWriter(self.settings)
         if self.batches is not None:
             self.batches.start()  # claims the state folder, fences a predecessor's producer
