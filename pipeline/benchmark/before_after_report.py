@@ -13,7 +13,9 @@ MEMORY_MIB_UNDER = 150.0
 
 ROWS = (
     ("producer", "producer, delivered events/s"),
+    ("producer_cpu", "producer, events per CPU second"),
     ("storage", "storage service, events/s"),
+    ("storage_cpu", "storage, events per CPU second"),
     ("e2e", "end to end, events/s"),
     ("p50", "p50 at {rate:,.0f}/s, ms"),
     ("p99", "p99 at {rate:,.0f}/s, ms"),
@@ -54,8 +56,10 @@ def targets(result: dict[str, Any], raw_share: float) -> list[str]:
     figures = result["figures"]
     checks = [
         ("producer >= 2x", figures["producer"].get("ratio", 0) >= RATIO_AT_LEAST),
+        ("producer per core >= 2x", figures["producer_cpu"].get("ratio", 0) >= RATIO_AT_LEAST),
         ("producer >= 40 % of the raw client", raw_share >= RAW_SHARE_AT_LEAST),
         ("storage service >= 2x", figures["storage"].get("ratio", 0) >= RATIO_AT_LEAST),
+        ("storage per core >= 2x", figures["storage_cpu"].get("ratio", 0) >= RATIO_AT_LEAST),
         ("end to end >= 2x", figures["e2e"].get("ratio", 0) >= RATIO_AT_LEAST),
         (f"p99 <= {P99_MS_AT_MOST:.0f} ms", figures["p99"][AFTER] <= P99_MS_AT_MOST),
         (

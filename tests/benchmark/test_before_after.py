@@ -49,7 +49,7 @@ def test_one_small_run_gives_every_figure_for_both_trees(settings: Settings) -> 
     target = Target(settings, own_broker=False, own_registry=False)
     result = run_before_after(target, options, out=lines.append)
     figures = result["figures"]
-    for name in ("producer", "storage", "e2e", "p99"):
+    for name in ("producer", "producer_cpu", "storage", "storage_cpu", "e2e", "p99"):
         assert figures[name]["before"] > 0 and figures[name]["after"] > 0
         assert figures[name]["ratio"] > 0
     assert figures["raw"]["after"] > 0
