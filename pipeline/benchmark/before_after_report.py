@@ -49,7 +49,36 @@ def table(result: dict[str, Any]) -> list[str]:
         f"  {f'storage peak RSS over {events:,}, MiB':34} "
         f"{memory[BEFORE]['peak_mb']:>11,.0f} {memory[AFTER]['peak_mb']:>11,.0f}"
     )
-    return [*lines, *targets(result, share[AFTER]), *machine_lines(result)]
+    return [*lines, *cost_lines(result), *targets(result, share[AFTER]), *machine_lines(result)]
+
+
+def cost_lines(result: dict[str, Any]) -> list[str]:
+    """CPU per event by stage: the in-process stages measured alone, and the rest of each
+    process's CPU per event through the broker (the client, the loops, the runner)."""
+    figures, stages = result["figures"], result.get("stages")
+    if not stages:
+        return []
+    rows: list[tuple[str, dict[str, float]]] = []
+    for key, label in (("generate_us", "generate"), ("encode_us", "encode")):
+        rows.append((label, {side: stages[side][key] for side in (BEFORE, AFTER)}))
+    rest = {side: 1e6 / figures["producer_cpu"][side] for side in (BEFORE, AFTER)}
+    rows.append(("produce (client, loop: the rest)", _less(rest, rows)))
+    kept = len(rows)
+    for key, label in (("decode_us", "decode"), ("store_us", "store (rows, orders, positions)")):
+        rows.append((label, {side: stages[side][key] for side in (BEFORE, AFTER)}))
+    rest = {side: 1e6 / figures["storage_cpu"][side] for side in (BEFORE, AFTER)}
+    rows.append(("consume, commit, runner (the rest)", _less(rest, rows[kept:])))
+    batches = "/".join(f"{stages[side]['batch']:.0f}" for side in (BEFORE, AFTER))
+    lines = [f"  CPU per event, us (store batches {batches}); ratio: before / after"]
+    for label, by_side in rows:
+        before, after = by_side[BEFORE], by_side[AFTER]
+        ratio = f"{before / after:.2f}x" if after > 0 else ""
+        lines.append(f"    {label:32} {before:>11.1f} {after:>11.1f} {ratio:>7}")
+    return lines
+
+
+def _less(total: dict[str, float], parts: list[tuple[str, dict[str, float]]]) -> dict[str, float]:
+    return {side: total[side] - sum(p[side] for _, p in parts) for side in (BEFORE, AFTER)}
 
 
 def targets(result: dict[str, Any], raw_share: float) -> list[str]:

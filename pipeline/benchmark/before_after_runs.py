@@ -10,7 +10,7 @@ from typing import Any
 
 from pipeline.benchmark import machine_load
 from pipeline.benchmark.stack import BenchError, Lane, Workspace
-from pipeline.benchmark.trees import Tree, check_tree, probe, run_probe
+from pipeline.benchmark.trees import STAGE_PROBE, Tree, check_tree, probe, run_probe
 from pipeline.benchmark.worker import settings_config
 
 # The release this work is measured against: main when the hot-path work began.
@@ -35,6 +35,7 @@ class BeforeAfterOptions:
     rate: float = 5_000.0
     latency_s: float = 20.0
     memory_events: int = 1_000_000
+    stage_events: int = 50_000
 
     def quick(self) -> BeforeAfterOptions:
         """Every figure once, small (a smoke test of the harness, not a measurement)."""
@@ -46,6 +47,7 @@ class BeforeAfterOptions:
             e2e_events=5_000,
             latency_s=2.0,
             memory_events=10_000,
+            stage_events=2_000,
         )
 
     def with_(self, **changes: Any) -> BeforeAfterOptions:
@@ -72,12 +74,17 @@ class Session:
         for run in range(options.repeats):
             order = (BEFORE, AFTER) if run % 2 == 0 else (AFTER, BEFORE)
             self._repeat(run, order, figures)
+        stages: dict[str, list[dict[str, float]]] = {BEFORE: [], AFTER: []}
+        for run in range(options.repeats):
+            for side in (BEFORE, AFTER) if run % 2 == 0 else (AFTER, BEFORE):
+                stages[side].append(self.stages(side, run))
         self.out(f"memory: filling a topic with {options.memory_events:,} events (raw client)")
         filled = self.raw(99, options.memory_events)[1]
         memory = {side: self.memory(side, filled) for side in (BEFORE, AFTER)}
         return {
             "figures": {name: _medians(runs) for name, runs in figures.items()},
             "memory": memory,
+            "stages": {side: _stage_medians(runs) for side, runs in stages.items()},
         }
 
     def _repeat(self, run: int, order: tuple[str, str], figures: dict[str, Any]) -> None:
@@ -138,6 +145,20 @@ class Session:
         result = run_probe(self.trees[side], "produce", config, _timeout(events))
         _check_delivered(side, result, events)
         return float(result["events_per_s"]), _per_cpu(events, result)
+
+    def stages(self, side: str, run: int) -> dict[str, float]:
+        """CPU per event of the side's in-process stages (`stage_probe.py`)."""
+        events = self.options.stage_events
+        lane = self.lane(f"ba-stages-{side}")
+        config = {**settings_config(lane.settings), "events": events, "seed": 2000 + run}
+        config["schema_str"] = lane.schema_str
+        result = run_probe(self.trees[side], "stages", config, _timeout(events), STAGE_PROBE)
+        self.out(
+            f"run {run + 1}/{self.options.repeats} stages     {side:<6} "
+            + ", ".join(f"{k[:-3]} {v:.1f}" for k, v in result.items() if k.endswith("_us"))
+            + f" us/event (batches of {result['batch']})"
+        )
+        return {k: float(v) for k, v in result.items() if k != "events"}
 
     def raw(self, run: int, events: int) -> tuple[float, Lane]:
         """The client limit; the topic it filled is the storage runs' input."""
@@ -245,6 +266,10 @@ def _medians(runs: dict[str, list[float]]) -> dict[str, Any]:
     if runs[BEFORE] and runs[AFTER] and figure[BEFORE]:
         figure["ratio"] = round(figure[AFTER] / figure[BEFORE], 2)
     return figure
+
+
+def _stage_medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
 
 
 def _per_cpu(events: int, result: dict[str, Any]) -> float:

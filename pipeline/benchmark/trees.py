@@ -23,6 +23,7 @@ from pipeline.benchmark.stack import BenchError
 from pipeline.benchmark.workers import WorkerProcess
 
 PROBE = Path(__file__).resolve().with_name("probe.py")
+STAGE_PROBE = PROBE.with_name("stage_probe.py")  # CPU per event of the in-process stages
 THIS_TREE = Path(__file__).resolve().parent.parent.parent
 TREE_TIMEOUT_S = 60.0
 
@@ -69,10 +70,12 @@ def this_tree() -> Tree:
     return Tree("after", THIS_TREE, commit)
 
 
-def probe(tree: Tree, role: str, config: dict[str, Any], interval_s: float = 0.5) -> WorkerProcess:
+def probe(
+    tree: Tree, role: str, config: dict[str, Any], interval_s: float = 0.5, script: Path = PROBE
+) -> WorkerProcess:
     """A probe of `role` in `tree` (enter it to start it; `checked()` before reading it)."""
     env = {**os.environ, "PYTHONPATH": str(tree.path)}
-    command = [sys.executable, "-P", str(PROBE), role, json.dumps(config)]
+    command = [sys.executable, "-P", str(script), role, json.dumps(config)]
     label = {"side": f"{tree.name} {role}"}
     return WorkerProcess(label, interval_s, command=command, env=env)
 
@@ -84,8 +87,10 @@ def check_tree(worker: WorkerProcess, tree: Tree) -> None:
         raise BenchError(f"the {tree.name} probe imported {imported}, not {tree.path}")
 
 
-def run_probe(tree: Tree, role: str, config: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+def run_probe(
+    tree: Tree, role: str, config: dict[str, Any], timeout_s: float, script: Path = PROBE
+) -> dict[str, Any]:
     """Run a probe to its end and return its result."""
-    with probe(tree, role, config) as worker:
+    with probe(tree, role, config, script=script) as worker:
         check_tree(worker, tree)
         return worker.result(timeout_s)

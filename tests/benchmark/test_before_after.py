@@ -44,6 +44,7 @@ def test_one_small_run_gives_every_figure_for_both_trees(settings: Settings) -> 
         rate=500.0,
         latency_s=1.0,
         memory_events=500,
+        stage_events=300,
     )
     lines: list[str] = []
     target = Target(settings, own_broker=False, own_registry=False)
@@ -57,3 +58,8 @@ def test_one_small_run_gives_every_figure_for_both_trees(settings: Settings) -> 
     assert result["trees"]["before"]["commit"] == RELEASE_BEFORE
     printed = "\n".join(table(result))
     assert "raw client limit" in printed and "targets:" in printed and "load:" in printed
+    for side in ("before", "after"):
+        stages = result["stages"][side]
+        assert all(stages[f"{name}_us"] > 0 for name in ("generate", "encode", "decode", "store"))
+    assert result["stages"]["before"]["batch"] == 500  # the release before's default
+    assert "CPU per event" in printed and "consume, commit, runner" in printed
