@@ -1,4 +1,5 @@
-"""Session-wide real Kafka broker and schema registry, shared by every integration test.
+"""Session-wide real Kafka broker and schema registry, shared by every integration test
+(one of each per pytest-xdist worker: `make test` runs two).
 
 An existing cluster is reused when the environment names one (`KAFKA_BOOTSTRAP_SERVERS`,
 `SCHEMA_REGISTRY_URL`); otherwise a broker is started on free loopback ports in a

@@ -3,19 +3,22 @@
 Each interval it asks the broker for the end offsets of the pipeline's topics and the
 committed offsets of the services' groups, and derives rates from the change since the
 last sample. Those come from Kafka itself, so they hold for services in any process, and
-the cost is the same for one open dashboard or twenty. The registry and the store are
-probed at the same time; each part's state says why it is down and where it was looked for.
+the cost is the same for one open dashboard or twenty. The broker, the registry and the
+store are probed by a `HealthWatch` on threads of their own; a part going up or down
+replaces the latest sample's health at once, so /ready never answers from before it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline import registry_client
+from pipeline.api.health import PROBE_TIMEOUT_S, HealthWatch, PartHealth, accepting
 from pipeline.api.settings import ApiSettings
 from pipeline.api.store_probe import StoreProbe
 from pipeline.api.store_queries import store_address
@@ -25,7 +28,6 @@ from pipeline.kafka.admin import Admin
 from pipeline.kafka.groups import CommittedOffsets, end_offsets, topic_partitions
 from pipeline.services.groups import group_for
 
-PROBE_TIMEOUT_S = 3.0
 SERVICES = ("storage", "order-processor", "analytics")
 STORE_EVERY = 5  # samples between store row counts (a count(*) of a large table is not free)
 
@@ -38,18 +40,6 @@ def stats_topic(settings: Settings) -> str:
 def service_groups(settings: Settings, api: ApiSettings) -> tuple[str, ...]:
     """The groups whose lag is followed: those named, else the three services' own."""
     return api.groups or tuple(group_for(service, settings) for service in SERVICES)
-
-
-@dataclass(frozen=True)
-class PartHealth:
-    name: str
-    up: bool
-    address: str
-    reason: str = ""
-    checked_at: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"up": self.up, "address": self.address, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -115,17 +105,20 @@ class Sampler:
         self._committed: CommittedOffsets | None = None
         self._registry: Any = None
         self._store = StoreProbe(settings)
-        self._count = 0
+        self._rows: dict[str, int] = {}
+        self._store_checks = 0
         self.registry_requests = 0
-        self.latest = Sample(time.time(), self._unknown())
-
-    def _unknown(self) -> dict[str, PartHealth]:
-        why = "not checked yet"
-        return {
-            "broker": PartHealth("broker", False, self.settings.bootstrap_servers, why),
-            "registry": PartHealth("registry", False, self.settings.registry_url, why),
-            "store": PartHealth("store", False, store_address(self.settings), why),
-        }
+        self.health = HealthWatch(
+            {
+                "broker": (settings.bootstrap_servers, self._probe_broker),
+                "registry": (settings.registry_url, self._probe_registry),
+                "store": (store_address(settings), self._probe_store),
+            },
+            api.sample_interval_s,
+            changed=self._health_changed,
+        )
+        self._latest_lock = threading.Lock()
+        self.latest = Sample(time.time(), self.health.current())
 
     @property
     def admin(self) -> Admin:
@@ -137,6 +130,7 @@ class Sampler:
         self._admin = Admin.from_settings(self.settings, timeout_s=PROBE_TIMEOUT_S)
         self._committed = CommittedOffsets(self.settings.kafka_config(), timeout_s=PROBE_TIMEOUT_S)
         self._registry = registry_client.connect(self.settings, timeout_s=PROBE_TIMEOUT_S)
+        self.health.start()
         self._thread = threading.Thread(target=self._run, name="api-sampler", daemon=True)
         self._thread.start()
 
@@ -144,6 +138,7 @@ class Sampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=PROBE_TIMEOUT_S * 3)
+        self.health.stop()
         if self._registry is not None:
             self._registry.close()
         if self._committed is not None:
@@ -153,61 +148,70 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             began = time.monotonic()
-            try:
-                self.latest = self.sample_once()
-                self._publish(self.latest)
-            except Exception:  # a sampler that dies would freeze every dashboard
-                pass
+            with contextlib.suppress(Exception):  # a dead sampler would freeze every page
+                self._publish(self._keep(self.sample_once()))
             self._stop.wait(max(0.05, self.api.sample_interval_s - (time.monotonic() - began)))
+
+    def _keep(self, sample: Sample) -> Sample:
+        """`sample` as the latest, with the health as it is now (a probe may have answered
+        while the offsets were asked for)."""
+        with self._latest_lock:
+            self.latest = replace(sample, health=self.health.current())
+            return self.latest
+
+    def _health_changed(self) -> None:
+        with self._latest_lock:
+            self.latest = replace(self.latest, health=self.health.current())
 
     def sample_once(self) -> Sample:
         now = time.time()
         previous = self.latest
-        health = {"broker": self._probe_broker(now)}
-        health["registry"] = self._probe_registry(now)
-        health["store"], rows = self._probe_store(now, previous)
+        health = self.health.current()
+        rows = self._rows if health["store"].up else {}
         sample = Sample(now, health, store_rows=rows)
         if health["broker"].up:
             try:
                 sample = self._offsets(sample, previous)
-            except PipelineError:
-                # A partition without a leader for a moment (a topic just created, a broker
-                # restarting): the broker answered metadata, so keep the last figures.
+            except (PipelineError, TimeoutError):
+                # A partition without a leader for a moment (a topic just created), or the
+                # broker gone in the middle: keep the last figures; ask the broker again
+                # now, so a broker that went away is shown down without waiting a round.
+                self.health.check("broker")
                 sample = Sample(
                     now, health, previous.topic_ends, {}, previous.groups, store_rows=rows
                 )
-        self._count += 1
         return sample
 
-    def _probe_broker(self, now: float) -> PartHealth:
-        address = self.settings.bootstrap_servers
+    def _probe_broker(self) -> str:
+        accepting(self.settings.bootstrap_servers)  # a stopped broker: refused, at once
         assert self._admin is not None
         try:
-            self._admin.metadata()
-        except PipelineError as exc:
-            return PartHealth("broker", False, address, str(exc), now)
-        return PartHealth("broker", True, address, "", now)
+            self._admin.metadata()  # one that accepts but does not answer: its timeout
+        except PipelineError:
+            accepting(self.settings.bootstrap_servers)  # gone meanwhile: say that instead
+            raise
+        return ""
 
-    def _probe_registry(self, now: float) -> PartHealth:
-        address = self.settings.registry_url
+    def _probe_registry(self) -> str:
         self.registry_requests += 1
         try:
             registry_client.call(self._registry.get_subjects, "listing subjects")
-        except registry_client.RegistryUnavailable as exc:
-            return PartHealth("registry", False, address, str(exc), now)
+        except registry_client.RegistryUnavailable:
+            raise  # down: the watch says why
         except PipelineError as exc:  # it answers (a 401, say): up, but say what it said
-            return PartHealth("registry", True, address, str(exc), now)
-        return PartHealth("registry", True, address, "", now)
+            return str(exc)
+        return ""
 
-    def _probe_store(self, now: float, previous: Sample) -> tuple[PartHealth, dict[str, int]]:
-        address = store_address(self.settings)
-        rows = previous.store_rows
-        due = self._count % STORE_EVERY == 0 or not rows
+    def _probe_store(self) -> str:
+        self._store_checks += 1
+        due = self._store_checks % STORE_EVERY == 1 or not self._rows
         try:
             counted = self._store.check(count_rows=due)
-        except PipelineError as exc:
-            return PartHealth("store", False, address, str(exc), now), {}
-        return PartHealth("store", True, address, "", now), counted or rows
+        except PipelineError:
+            self._rows = {}
+            raise
+        self._rows = counted or self._rows
+        return ""
 
     def _offsets(self, sample: Sample, previous: Sample) -> Sample:
         assert self._admin is not None

@@ -89,6 +89,10 @@ def print_summary(report: DemoReport, db: str) -> None:
     )
     click.echo(f"- analytics by status: {json.dumps(snap.get('by_status', {}))}")
     click.echo(f"- analytics by source: {json.dumps(snap.get('by_source', {}))}")
+    click.echo(
+        f"- analytics closed {report.windows_closed} one-minute windows on event time, each "
+        "written once to the stats topic (python cli.py stats)"
+    )
     click.echo(f"- order processor, since its restart after the kill: {report.processor}")
     sources = sorted({str(r.get("source")) for r in report.processor_restores.values()})
     click.echo(f"  its state came back from: {', '.join(sources) or 'nothing to restore'}")

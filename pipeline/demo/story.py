@@ -26,12 +26,32 @@ from pipeline.schema_files import (
 )
 from pipeline.schema_lab import subjects
 from pipeline.services.alerts_reader import read_alerts
+from pipeline.services.stats_reader import read_picture
+from pipeline.services.windows import Windowing
 from pipeline.store import reports
 from pipeline.store.readonly import open_read_only, run_query
 
 V1, V2, BREAKING = ORDER_EVENT_V1, ORDER_EVENT_V2, ORDER_EVENT_BREAKING
 # What a careless client might send: not Avro, an unknown schema id, truncated Avro.
 POISON = (b'{"order_id": "oops"}', b"\x00\x7f\xff\xff\xf0\x02ab", b"\x00\x00\x00\x00\x01\x48")
+
+# The generator's simulated clock moves 1-39 ms per event. The demo stamps its events over
+# the last minutes (not the seconds they take to send): phase 1 from the start of a window,
+# phase 2 at least two windows later, so analytics closes windows on event time during the
+# demo, and `stats` and the dashboard have windows to show. A run started within minutes of
+# the last one lands in windows already closed: analytics counts those events as late.
+MEAN_STEP_MS = 20
+
+
+def event_history(started_ms: int, events: int, windowing: Windowing) -> tuple[int, int]:
+    """When phase 1's and phase 2's events start, in event time (ms)."""
+    phase_ms = events * MEAN_STEP_MS
+    gap_ms = phase_ms + 2 * windowing.size_ms  # a window of slack for the random steps
+    # Phase 2 is two producers of half as many events each; then a window of quiet.
+    span_ms = gap_ms + phase_ms // 2 + windowing.size_ms
+    phase_1 = windowing.start_of(started_ms - span_ms)
+    return phase_1, phase_1 + gap_ms
+
 
 Say = Callable[[str], None]
 Progress = Callable[[str, int, int], None]
@@ -59,19 +79,21 @@ class DemoReport:
     dead_letters: int = 0  # this run's, not the topic's total across runs
     dead_messages: int = 0  # the distinct messages they copy
     dead_services: int = 0  # the services that dead-lettered them
+    windows_closed: int = 0  # merged one-minute windows on the stats topic, read committed
     timeline: reports.Table | None = None
 
 
 def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Progress) -> DemoReport:
     report = DemoReport()
     started_ms = int(time.time() * 1000)
+    phase_1, phase_2 = event_history(started_ms, options.events, Windowing())
     subject = registry_client.value_subject(settings.topic)
     _register(settings, subject, V1, say)
     log = settings.state_dir / "demo-order-processor.log"
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with ServicesInBackground(settings, log) as services:
         say("The order processor, analytics and storage services are running, each its own group.")
-        report.produced += _produce(settings, [V1], options, progress, "v1")
+        report.produced += _produce(settings, [V1], options, progress, "v1", phase_1)
         services.wait_for(report.produced)
         report.columns_before = _columns(settings.db_path)
         services.processor.kill()
@@ -79,7 +101,7 @@ def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Prog
             "The order processor was killed (SIGKILL), orders in flight; v2 comes while it is down."
         )
         _register(settings, subject, V2, say)
-        report.produced += _produce(settings, [V1, V2], options, progress, "v1 + v2")
+        report.produced += _produce(settings, [V1, V2], options, progress, "v1 + v2", phase_2)
         services.processor.start()
         say(
             "The order processor started again: its state comes back from its folder and changelog."
@@ -91,6 +113,7 @@ def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Prog
         say(f"A careless client sent {len(POISON)} messages that are not valid order events.")
         services.wait_for(report.produced)
     report.analytics = services.analytics.picture().to_dict()
+    report.windows_closed = len(read_picture(settings).windows)
     report.processor = str(services.final_processor.get("detail", ""))
     report.processor_restores = services.final_processor.get("state", {}).get("restores", {})
     report.alerts, report.alert_ids_distinct = _alerts(settings)
@@ -127,16 +150,26 @@ def _register(settings: Settings, subject: str, path: Path, say: Say) -> None:
 
 
 def _produce(
-    settings: Settings, schemas: list[Path], options: DemoOptions, progress: Progress, label: str
+    settings: Settings,
+    schemas: list[Path],
+    options: DemoOptions,
+    progress: Progress,
+    label: str,
+    start_ms: int,
 ) -> int:
-    """One producer per schema, at once; returns the events delivered."""
+    """One producer per schema, at once, their events stamped from `start_ms` on; returns
+    the events delivered."""
     count = options.events // len(schemas)
     results: list[ProduceSummary] = []
     done: dict[Path, int] = dict.fromkeys(schemas, 0)
 
     def one(path: Path) -> None:
         produce_options = ProduceOptions(
-            count=count, rate=options.rate, schema_path=path, anomaly_rate=options.anomaly_rate
+            count=count,
+            rate=options.rate,
+            schema_path=path,
+            anomaly_rate=options.anomaly_rate,
+            start_ms=start_ms,
         )
 
         def tick(summary: ProduceSummary) -> None:

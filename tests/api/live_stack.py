@@ -1,19 +1,25 @@
 """A whole pipeline with traffic, for the browser tests and the README's screenshots.
 
 A broker of its own (or the session's), the project's registry, the three services in
-threads under groups of their own, a producer sending realistic lifecycles with anomalies
-at a steady rate, and the API in front of it all.
+threads under groups of their own (their own topics and state folders), a producer sending
+realistic lifecycles with anomalies at a steady rate, and the API in front of it all.
+
+The traffic starts a few minutes in the past and catches up with the clock within seconds,
+then keeps to it: analytics' one-minute windows close on event time, so the first ones
+are there to see at once, and a new one each minute after.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from itertools import takewhile
 from pathlib import Path
+from typing import Any
 
 from pipeline.api.server import running_api
 from pipeline.api.settings import ApiSettings
@@ -42,10 +48,13 @@ class LiveStack:
 class Traffic:
     """Generated events at `rate` per second on a thread, until stopped."""
 
-    def __init__(self, settings: Settings, rate: float, seed: int = 7) -> None:
+    def __init__(
+        self, settings: Settings, rate: float, seed: int = 7, backdate_s: float = 180
+    ) -> None:
         self.settings = settings
         self.rate = rate
         self.seed = seed
+        self.backdate_s = backdate_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,7 +78,10 @@ class Traffic:
                 registry_client.value_subject(self.settings.topic),
                 load_schema_file(with_v2),
             )
-        events = generate_events(seed=self.seed, orders=200, anomaly_rate=0.01)
+        start_ms = int((time.time() - self.backdate_s) * 1000)
+        events = not_ahead_of_now(
+            generate_events(seed=self.seed, orders=200, anomaly_rate=0.01, start_ms=start_ms)
+        )
         # One producer for the whole run (a steady rate); the events end when stop() is called.
         until_stopped = takewhile(lambda _: not self._stop.is_set(), events)
         send_events(
@@ -85,6 +97,13 @@ class Traffic:
         )
 
 
+def not_ahead_of_now(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The events with no timestamp later than the wall clock (a backdated run catches up
+    at the generator's pace, then keeps to the clock)."""
+    for event in events:
+        yield {**event, "timestamp": min(event["timestamp"], int(time.time() * 1000))}
+
+
 @contextmanager
 def live_stack(
     kafka_bootstrap: str,
@@ -98,11 +117,9 @@ def live_stack(
     settings = Settings(
         bootstrap_servers=kafka_bootstrap,
         registry_url=registry_url,
-        topic=topic,
-        alerts_topic=f"{topic}.alerts",
-        dlq_topic=f"{topic}.dlq",
         db_path=folder / "audit.db",
-    )
+        state_dir=folder / "state",
+    ).reading(topic)
     register(settings, V2)
     ensure_topics(settings, {topic: 3})
     suffix = uuid.uuid4().hex[:6]

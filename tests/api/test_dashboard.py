@@ -1,8 +1,9 @@
 """The dashboard in a real browser (Playwright driving Debian's Chromium) on a live pipeline.
 
 Traffic flows at 500 events/s through the three services while the page is open: the
-charts must move, an order placed through the API must be found by the search, a poison
-message must show in the dead-letter feed. Needs /usr/bin/chromium (`apt-get install -y
+charts must move, analytics' one-minute windows must reach the open page as they close, an
+order placed through the API must be found by the search, a poison message must show in
+the dead-letter feed. Needs /usr/bin/chromium (`apt-get install -y
 chromium`); without it these tests fail saying so.
 """
 
@@ -27,6 +28,9 @@ from tests.api.conftest import V2, register
 from tests.api.live_stack import LiveStack, live_stack
 from tests.order_helpers import produce_raw
 
+# A one-minute window closes 10 s (grace) after its end on event time: at most 70 s apart.
+WINDOW_WAIT_MS = 100_000
+
 
 @pytest.fixture(scope="module")
 def live(
@@ -43,6 +47,58 @@ def page(tmp_path: Path) -> Iterator[Any]:
         pytest.fail(missing)
     with browser_page(tmp_path / "profile") as opened:
         yield opened
+
+
+# First in the module: the page opens while the live stack's backdated traffic is still
+# catching up, so analytics' first windows close (and reach the page by the stream) while
+# it watches. Later in a run it waits for the next minute's window instead (bounded).
+def test_analytics_windows_reach_the_open_page_as_they_close(live: LiveStack, page: Any) -> None:
+    page.goto(live.url)
+    page.wait_for_selector("#windows-status[data-loaded='true']", timeout=30_000)
+    before = _window_starts(page)
+    newest = max(before, default=0)
+    page.wait_for_function(
+        "(newest) => [...document.querySelectorAll('#windows-status .bar-row')]"
+        ".some((row) => Number(row.dataset.start) > newest)",
+        arg=newest,
+        timeout=WINDOW_WAIT_MS,
+    )
+    assert "of 1 min (event time)" in page.inner_text("#windows-note")
+    assert _window_starts(page, "#windows-source") == _window_starts(page)
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        agreed = _eventually_agreed(page, http)
+    assert agreed, "no closed window on the page matches /analytics/windows"
+    for chart, label in (("#chart-fulfilment", "p95"), ("#chart-orders", "delivered")):
+        page.wait_for_selector(f"{chart} canvas")
+        assert label in page.inner_text(f"{chart} .u-legend")
+
+
+def _window_starts(page: Any, bars: str = "#windows-status") -> list[int]:
+    starts = page.eval_on_selector_all(f"{bars} .bar-row", "rows => rows.map(r => r.dataset.start)")
+    return sorted(int(s) for s in starts)
+
+
+def _eventually_agreed(page: Any, http: httpx.Client) -> int:
+    """How many windows the page draws with the same partitions and events as the API
+    answers (asked a few times: a partition's record may land between the two reads)."""
+    for _ in range(10):
+        served = {w["window_start"]: w for w in http.get("/analytics/windows").json()["windows"]}
+        rows = page.eval_on_selector_all(
+            "#windows-status .bar-row",
+            "rows => rows.map(r => [r.dataset.start, r.dataset.partitions, r.dataset.events])",
+        )
+        same = [
+            start
+            for start, partitions, events in rows
+            if (w := served.get(int(start)))
+            and ",".join(map(str, w["partitions"])) == partitions
+            and w["events"] == int(events)
+            and int(events) > 0
+        ]
+        if same and len(same) == len(rows):
+            return len(same)
+        page.wait_for_timeout(1000)
+    return 0
 
 
 def test_the_page_loads_with_every_part_up(live: LiveStack, page: Any) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipeline.api.health import PROBE_TIMEOUT_S
 from pipeline.api.server import running_api
 from pipeline.api.settings import ApiSettings
 from pipeline.config import Settings
@@ -47,19 +48,26 @@ def test_a_stopped_broker_gives_503_within_seconds_and_recovers(
         register(settings, V2)
         with running_api(settings, FAST) as url, httpx.Client(base_url=url, timeout=30) as http:
             assert http.post("/orders", json={"user_id": "u1"}).status_code == 202
-            stack.down(own)
+            stack.down(own)  # returns once the broker's process is gone
+            stopped = time.monotonic()
+            # Readiness names the broker down (any 503 will not do: the store is absent
+            # here, so /ready was 503 all along). Nothing listens at its address any more,
+            # which is known at once: no waiting out a metadata request's timeout.
+            ready = eventually(lambda: _broker_refused(http), timeout_s=15, what="broker down")
+            seen = time.monotonic() - stopped
+            assert ready.status_code == 503 and ready.headers["Retry-After"]
+            broker = ready.json()["parts"]["broker"]
+            assert broker["address"] == own.bootstrap and own.bootstrap in broker["reason"]
+            assert own.bootstrap in ready.json()["error"]
+            assert seen < PROBE_TIMEOUT_S, f"the broker's stop took {seen:.1f} s to show"
+            # Orders are refused at once, naming Kafka and where it was looked for.
             began = time.monotonic()
             answer = http.post("/orders", json={"user_id": "u2"})
             took = time.monotonic() - began
             assert answer.status_code == 503, answer.text
             assert answer.headers["Retry-After"]
-            assert "Kafka" in answer.json()["error"]
+            assert "Kafka" in answer.json()["error"] and own.bootstrap in answer.json()["error"]
             assert took < 10
-            ready = eventually(
-                lambda: (r := http.get("/ready")).status_code == 503 and r.json(), what="not ready"
-            )
-            assert ready["parts"]["broker"]["up"] is False
-            assert own.bootstrap in ready["error"]
             # Reading what needs the broker says so too; what does not still answers.
             assert http.get("/groups").status_code == 503
             assert http.get("/health").status_code == 200
@@ -70,8 +78,17 @@ def test_a_stopped_broker_gives_503_within_seconds_and_recovers(
                 timeout_s=60,
                 what="orders accepted again",
             )
+            back = http.get("/ready").json()["parts"]["broker"]
+            assert back == {"up": True, "address": own.bootstrap, "reason": ""}
     finally:
         stack.down(own)
+
+
+def _broker_refused(http: httpx.Client) -> httpx.Response | None:
+    """/ready once it shows the broker down because nothing accepts connections there."""
+    answer = http.get("/ready")
+    broker = answer.json()["parts"]["broker"]
+    return answer if not broker["up"] and "refused" in broker["reason"] else None
 
 
 @pytest.mark.faults

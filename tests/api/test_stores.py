@@ -5,10 +5,16 @@ in a schema of its own), the API reads it (PostgreSQL: the read-only role); ever
 read the API makes is exercised: orders (filters, pages), a timeline, the statistics, the
 readiness of the store, the sampler's row counts, the status of an order this API never
 saw, and an idempotent retry answered from the store by an API that never saw the key.
+And `api serve` as a user starts it (`--db FILE`, or `--store URL` with the read-only role)
+reads the same orders and timelines.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -21,6 +27,7 @@ from pipeline.api.server import running_api
 from pipeline.api.settings import ApiSettings
 from pipeline.config import Settings
 from pipeline.devstack.postgres import read_only_url
+from pipeline.devstack.processes import free_port
 from pipeline.kafka.admin import ensure_topics
 from pipeline.store.pg_connect import where
 from tests.api.conftest import (
@@ -40,6 +47,7 @@ class StoreApi:
     settings: Settings  # as the API has them: a read-only URL for PostgreSQL
     http: httpx.Client
     address: str  # where the store is, as readiness names it
+    flag: list[str]  # how `api serve` is told where the store is
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -53,6 +61,7 @@ def on_store(
     with ExitStack() as stack:
         writing = reading = settings
         address = str(settings.db_path)
+        flag = ["--db", address]
         if request.param == "postgresql":
             from tests.store.targets import throwaway_schema
 
@@ -60,12 +69,13 @@ def on_store(
             writing = settings.with_(store_url=url)
             reading = settings.with_(store_url=read_only_url(url))
             address = where(url)
+            flag = ["--store", str(reading.store_url)]
         register(settings, V2)
         ensure_topics(settings, {settings.topic: 3})
         stack.enter_context(Services(writing, only=("storage",)))
         url = stack.enter_context(running_api(reading, ApiSettings(port=0, sample_interval_s=0.5)))
         http = stack.enter_context(httpx.Client(base_url=url, timeout=30))
-        yield StoreApi(request.param, reading, http, address)
+        yield StoreApi(request.param, reading, http, address, flag)
 
 
 def test_orders_filters_and_pages(on_store: StoreApi) -> None:
@@ -163,3 +173,48 @@ def test_the_store_answers_for_what_this_api_never_saw(on_store: StoreApi) -> No
         assert "CONFIRMED -> CONFIRMED" in refused.json()["error"]
         shipped = other.post(f"/orders/{order_id}/status", json={"status": "SHIPPED"})
         assert shipped.status_code == 202, shipped.text
+
+
+def test_api_serve_reads_the_store_it_is_named(on_store: StoreApi) -> None:
+    http = on_store.http
+    user = f"user-{uuid.uuid4().hex[:6]}"
+    placed = new_order(http, user_id=user, source="API", amount=19.0)
+    order_id = placed["order_id"]
+    assert http.post(f"/orders/{order_id}/status", json={"status": "CONFIRMED"}).status_code == 202
+    eventually(lambda: timeline_of(http, order_id, 2), what="stored")
+    settings, port = on_store.settings, free_port()
+    command = [sys.executable, "-m", "pipeline", "--bootstrap-servers"]
+    command += [settings.bootstrap_servers, "--registry-url", settings.registry_url]
+    command += ["api", "serve", "--port", str(port), "--topic", settings.topic, *on_store.flag]
+    # Only the flags say where the store is: none of the user's own settings.
+    env = {k: v for k, v in os.environ.items() if k not in ("AUDIT_DB", "AUDIT_STORE_URL")}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        ready = eventually(
+            lambda: (found := _ready_store(url)) and found["up"] and found,
+            what="api serve finds its store",
+        )
+        assert ready == {"up": True, "address": on_store.address, "reason": ""}
+        with httpx.Client(base_url=url, timeout=30) as served:
+            listed = served.get("/orders", params={"user_id": user}).json()["orders"]
+            assert [(o["order_id"], o["status"], o["source"]) for o in listed] == [
+                (order_id, "CONFIRMED", "API")
+            ]
+            timeline = served.get(f"/orders/{order_id}").json()["timeline"]
+            assert [e["status"] for e in timeline] == ["PLACED", "CONFIRMED"]
+            assert timeline[0]["amount"] == 19.0 and timeline[0]["user_id"] == user
+            assert served.get("/store/stats").json()["rows"]["events"] >= 2
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0].decode()
+    assert "API stopped after" in output, output
+
+
+def _ready_store(url: str) -> dict[str, object] | None:
+    """The store's part of /ready once `api serve` answers and has looked, else None."""
+    try:
+        store = httpx.get(f"{url}/ready", timeout=5).json()["parts"]["store"]
+    except httpx.TransportError:
+        return None
+    return None if store["reason"] == "not checked yet" else dict(store)

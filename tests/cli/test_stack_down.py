@@ -53,7 +53,7 @@ def test_a_down_broker_is_one_line_naming_the_address_and_dev_up(
     )
     assert "%3|" not in result.stderr
     # Generous for a loaded machine; before, each of these waited out librdkafka's 10-15 s.
-    assert elapsed < 9.0
+    assert elapsed < 12.0
     assert list(tmp_path.iterdir()) == []
 
 

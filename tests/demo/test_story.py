@@ -6,8 +6,9 @@ import time
 
 from pipeline.cli.demo import dead_letters_line
 from pipeline.config import Settings
-from pipeline.demo.story import POISON, DemoOptions, run_story
+from pipeline.demo.story import POISON, DemoOptions, event_history, run_story
 from pipeline.events import generate_events
+from pipeline.services.windows import Windowing
 
 
 def test_the_story_runs_end_to_end(settings: Settings) -> None:
@@ -21,6 +22,8 @@ def test_the_story_runs_end_to_end(settings: Settings) -> None:
     assert report.produced == 800 + len(POISON)
     assert report.analytics["totals"]["events"] == 800
     assert sum(report.analytics["totals"]["by_status"].values()) == 800
+    # Phase 1's events fill one window, which phase 2's, two windows later, closed.
+    assert report.windows_closed == 1
     stored, skipped = (int(part.split()[0]) for part in report.storage.split(", ")[:2])
     assert stored + skipped == 800 and "0 refused" in report.storage  # skipped: duplicates
     # Killed after the first 400, the processor came back with its state: the 400 after it
@@ -58,6 +61,20 @@ def test_a_second_run_counts_its_own_dead_letters_and_schemas_already_there(
     again = run_story(settings, options, said.append, lambda *p: None)
     assert again.dead_letters == 3 * len(POISON)  # this run's, though the topic holds 18
     assert any(line.startswith("order_event.v1.avsc was already registered") for line in said)
+
+
+def test_the_demos_events_span_closed_windows_and_end_before_now() -> None:
+    windowing = Windowing()
+    now = 1_790_000_123_456
+    for events in (200, 20_000, 100_000):
+        phase_1, phase_2 = event_history(now, events, windowing)
+        assert phase_1 == windowing.start_of(phase_1)  # a window starts with phase 1
+        # Phase 2 starts past the end and grace of every window phase 1 wrote in: its steps
+        # average 20 ms, and their sum strays by seconds, not a window, even at 100,000.
+        last_window_end = windowing.start_of(phase_1 + events * 20 + windowing.size_ms)
+        assert phase_2 >= last_window_end + windowing.grace_ms
+        # Its two producers, half the events each at the mean step, end a window before now.
+        assert phase_2 + events // 2 * 20 + windowing.size_ms <= now
 
 
 def test_unthrottled_event_times_never_run_ahead_of_the_clock() -> None:

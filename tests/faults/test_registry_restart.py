@@ -179,7 +179,8 @@ def test_a_service_resumes_through_a_registry_restart(
             # Back, same port and topic: a schema id the service has never seen.
             assert registry.start() == s.registry_url
             v2 = register(s.registry_url, subject, V2.read_text())
-            assert v2 == {"id": v1["id"] + 1, "version": 2}
+            # Ids are registry-wide: analytics' own stats schema may have taken the next one.
+            assert v2["version"] == 2 and v2["id"] > v1["id"]
             after = produce(s, ProduceOptions(count=300, seed=3, schema_path=V2))
             assert (after.delivered, after.schema_id) == (300, v2["id"])
             assert wait_for(lambda: runner.summary.consumed >= 800 or bool(errors), 60)

@@ -1,11 +1,13 @@
 // The dashboard: one EventSource (/events/stream) feeds every chart with aggregates once a
-// second; lists are fetched on load and kept current by the stream's alert and
-// dead-letter events. No build step: plain JavaScript and the vendored uPlot.
+// second; lists and analytics' windows are fetched on load and kept current by the
+// stream's alert, dead-letter and window events. No build step: plain JavaScript and the
+// vendored uPlot.
 "use strict";
 (() => {
   const token = new URLSearchParams(location.search).get("token");
   const HISTORY = 300; // points kept per chart: five minutes at one tick a second
   const FEED_ROWS = 50;
+  const WINDOWS_SHOWN = 12; // analytics' latest closed windows drawn
   const COLORS = ["#3b6fd8", "#e08a1e", "#1f9d55", "#d64545", "#8e5bd8", "#13a3a3", "#b5527a"];
   const STATUS_COLORS = { PLACED: "#3b6fd8", CONFIRMED: "#13a3a3", SHIPPED: "#e08a1e", DELIVERED: "#1f9d55", CANCELLED: "#d64545" };
   const $ = (id) => document.getElementById(id);
@@ -39,6 +41,7 @@
       this.names = [];
       this.times = [];
       this.values = {};
+      this.styles = {}; // name → {stroke, dash}: series drawn alike (a source's p50 and p95)
       this.plot = null;
       new ResizeObserver(() => this.plot && this.plot.setSize(this.size())).observe(container);
     }
@@ -51,13 +54,13 @@
       if (this.times.length > HISTORY) { this.times.shift(); for (const name of this.names) this.values[name].shift(); }
       if (fresh.length || !this.plot) this.build(); else this.plot.setData(this.data());
     }
-    replace(times, series) {
-      this.times = times; this.values = series; this.names = Object.keys(series); this.build();
+    replace(times, series, styles) {
+      this.times = times; this.values = series; this.names = Object.keys(series); this.styles = styles || {}; this.build();
     }
     data() { return [this.times, ...this.names.map((name) => this.values[name])]; }
     build() {
       if (this.plot) this.plot.destroy();
-      const series = [{}, ...this.names.map((name, i) => ({ label: name, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false }))];
+      const series = [{}, ...this.names.map((name, i) => ({ label: name, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false, ...(this.styles[name] || {}) }))];
       const unit = this.unit;
       this.plot = new uPlot({ ...this.size(), series, scales: { x: { time: true } }, axes: [{}, { values: (u, ticks) => ticks.map((v) => `${fmt(v)}${unit}`), size: 60 }], legend: { live: false } }, this.data(), this.container);
     }
@@ -70,6 +73,10 @@
   const rates = new TimeChart($("chart-rates"), "/s");
   const lags = new TimeChart($("chart-lag"), "");
   const fulfilment = new TimeChart($("chart-fulfilment"), " s");
+  const orders = new TimeChart($("chart-orders"), "");
+  const windows = new Map(); // analytics' merged windows by start (ms), the latest kept
+  let windowMs = null;
+  let partitionsSeen = 0; // of analytics' input topic: a window with fewer is still filling
   let lastTick = 0;
 
   function setPart(name, state, reason) {
@@ -94,8 +101,39 @@
     if (Object.keys(groupLags).length) lags.push(tick.t, groupLags);
     $("rates-now").textContent = Object.entries(topicRates).map(([n, r]) => `${n} ${fmt(r)}/s`).join(" · ");
     $("lag-now").textContent = Object.entries(groupLags).map(([n, l]) => `${n} ${fmt(l)}`).join(" · ");
-    if (tick.windows) drawWindows(tick.windows);
+    if (tick.analytics) describeAnalytics(tick.analytics);
     drawTotals(tick);
+  }
+
+  const duration = (ms) => (ms % 60000 === 0 ? `${ms / 60000} min` : `${ms / 1000} s`);
+
+  function describeAnalytics(summary) {
+    windowMs = summary.window_ms || windowMs;
+    partitionsSeen = Math.max(partitionsSeen, (summary.partitions || []).length);
+    const size = windowMs ? ` of ${duration(windowMs)}` : "";
+    $("windows-note").textContent = `analytics' closed windows${size} (event time), from ${summary.topic}`;
+  }
+
+  function takeWindows(found) {
+    for (const w of found) windows.set(w.window_start, w);
+    const starts = [...windows.keys()].sort((a, b) => a - b);
+    for (const start of starts.slice(0, -WINDOWS_SHOWN)) windows.delete(start);
+    drawWindows([...windows.keys()].sort((a, b) => a - b).map((start) => windows.get(start)));
+  }
+
+  async function loadWindows() {
+    try {
+      const found = await api(`/analytics/windows?limit=${WINDOWS_SHOWN}`);
+      describeAnalytics(found);
+      windows.clear();
+      takeWindows(found.windows);
+      $("windows-status").dataset.loaded = "true";
+    } catch (error) { /* the stream's state says what is down */ }
+  }
+
+  function windowLabel(w) {
+    const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...(w.window_end - w.window_start < 60000 ? { second: "2-digit" } : {}) };
+    return new Date(w.window_start).toLocaleTimeString([], options);
   }
 
   function drawBars(container, windows, field, colors) {
@@ -103,8 +141,8 @@
     const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
     const names = [...new Set(windows.flatMap((w) => Object.keys(w[field])))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     const top = Math.max(1, ...windows.map((w) => w.events));
-    const rows = windows.slice().reverse().map((w) => el("div", { class: "bar-row" },
-      el("span", { class: "muted" }, w.minute.slice(11, 16)),
+    const rows = windows.slice().reverse().map((w) => el("div", { class: w.partitions.length < partitionsSeen ? "bar-row partial" : "bar-row", "data-start": w.window_start, "data-events": w.events, "data-partitions": w.partitions.join(",") },
+      el("span", { class: "muted", title: `${new Date(w.window_start).toISOString()} → ${new Date(w.window_end).toISOString()}, partitions ${w.partitions.join(", ")}${w.partitions.length < partitionsSeen ? " (others still open)" : ""}${w.late ? `, ${w.late} late` : ""}` }, windowLabel(w)),
       el("div", { class: "bar", style: `width:${Math.max(2, (100 * w.events) / top)}%` },
         names.map((name, i) => el("span", { title: `${name}: ${w[field][name] || 0}`, style: `width:${(100 * (w[field][name] || 0)) / Math.max(1, w.events)}%;background:${colors[name] || COLORS[i % COLORS.length]}` }))),
       el("span", {}, fmt(w.events))));
@@ -113,12 +151,31 @@
     container.dataset.count = String(windows.length);
   }
 
-  function drawWindows(windows) {
-    drawBars($("windows-status"), windows, "by_status", STATUS_COLORS);
-    drawBars($("windows-source"), windows, "by_source", {});
-    const times = windows.map((w) => Date.parse(`${w.minute}:00Z`) / 1000);
-    const pick = (q) => windows.map((w) => { const ms = (w.fulfilment_ms.all || {})[q]; return ms === null || ms === undefined ? null : ms / 1000; });
-    fulfilment.replace(times, { p50: pick("p50"), p95: pick("p95") });
+  function drawWindows(shown) {
+    if (!shown.length) {
+      const none = () => el("p", { class: "muted" }, "No closed window yet: analytics writes one when its partition's event time passes the window's end and grace. Is it running? (python cli.py consume analytics)");
+      $("windows-status").replaceChildren(none());
+      $("windows-source").replaceChildren(none());
+      $("windows-status").dataset.count = $("windows-source").dataset.count = "0";
+      return;
+    }
+    drawBars($("windows-status"), shown, "by_status", STATUS_COLORS);
+    drawBars($("windows-source"), shown, "by_source", {});
+    const times = shown.map((w) => w.window_start / 1000);
+    const sources = [...new Set(shown.flatMap((w) => Object.keys(w.fulfilment)))].sort();
+    const series = {};
+    const styles = {};
+    sources.forEach((source, i) => {
+      for (const [q, dash] of [["p50", undefined], ["p95", [6, 4]]]) {
+        const name = `${source} ${q}`;
+        series[name] = shown.map((w) => { const ms = (w.fulfilment[source] || {})[`${q}_ms`]; return ms === null || ms === undefined ? null : ms / 1000; });
+        styles[name] = { stroke: COLORS[i % COLORS.length], ...(dash ? { dash } : {}) };
+      }
+    });
+    fulfilment.replace(times, series, styles);
+    const count = (field) => shown.map((w) => w[field]);
+    orders.replace(times, { placed: count("placed"), delivered: count("delivered"), cancelled: count("cancelled"), "late events": count("late") },
+      { placed: { stroke: STATUS_COLORS.PLACED }, delivered: { stroke: STATUS_COLORS.DELIVERED }, cancelled: { stroke: STATUS_COLORS.CANCELLED }, "late events": { stroke: "#8e5bd8", dash: [6, 4] } });
   }
 
   function drawTotals(tick) {
@@ -127,6 +184,10 @@
     for (const [name, g] of Object.entries(tick.groups || {})) rows.push([`${name}: consumed`, g.consumed]);
     for (const [kind, n] of Object.entries(tick.alerts_by_kind || {})) rows.push([`alerts: ${kind}`, n]);
     for (const [kind, n] of Object.entries(tick.dead_letters_by_kind || {})) rows.push([`dead letters: ${kind}`, n]);
+    const totals = (tick.analytics || {}).totals;
+    if (totals && totals.events) {
+      for (const name of ["events", "placed", "delivered", "cancelled", "late"]) rows.push([`analytics: ${name}`, totals[name]]);
+    }
     $("totals").replaceChildren(...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v.toLocaleString()))));
     const total = (counts) => Object.values(counts || {}).reduce((a, b) => a + b, 0);
     $("alerts-count").textContent = `${total(tick.alerts_by_kind).toLocaleString()} in all`;
@@ -209,8 +270,9 @@
 
   function connect() {
     const stream = new EventSource(`/events/stream${token ? `?token=${encodeURIComponent(token)}` : ""}`);
-    stream.addEventListener("open", () => { setPart("api", "up", ""); loadFeeds(); loadSchemas(); });
+    stream.addEventListener("open", () => { setPart("api", "up", ""); loadFeeds(); loadSchemas(); loadWindows(); });
     stream.addEventListener("tick", (e) => onTick(JSON.parse(e.data)));
+    stream.addEventListener("window", (e) => takeWindows([JSON.parse(e.data)]));
     stream.addEventListener("alert", (e) => prepend($("alerts"), alertItem(JSON.parse(e.data), true)));
     stream.addEventListener("dead-letter", (e) => prepend($("dead-letters"), letterItem(JSON.parse(e.data), true)));
     stream.addEventListener("error", () => {
