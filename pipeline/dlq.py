@@ -10,6 +10,9 @@ be copied; neither can one the broker refuses for what it is. Its letter, of kin
 `oversized`, carries no body: the reason it was dead-lettered (`dlq.original-kind` and the
 reason), its size (`dlq.size`), its coordinates and the SHA-256 of its value
 (`dlq.sha256`), so it can be found in the source topic. Such a letter is never fatal.
+Whether a letter fits is judged by its size on the wire (`kafka.records`), before it is
+sent; a topic too small for even the digest stops the service with one line
+(`fitted`), as nothing of this letter could ever be stored there.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from pipeline.errors import PipelineError
 from pipeline.kafka.admin import Admin
 from pipeline.kafka.checked_producer import CheckedProducer, Headers
 from pipeline.kafka.committed import ReadError, read_topic
+from pipeline.kafka.records import batch_bytes
 
 READ_TIMEOUT_S = 10.0
-# Room kept for the record batch's own framing when judging whether a letter fits.
+# Room kept above a topic's limit in the client's own message.max.bytes (which counts a
+# little differently than the broker does), so the broker is the one that judges.
 FRAMING_BYTES = 512
 KEY_LIMIT = 1024  # a larger key is left out of an oversized letter (its digest stays)
 
@@ -64,9 +69,11 @@ class DeadLetter:
         ]
 
     def size(self) -> int:
-        """Bytes of key, value and headers (the record's framing comes on top)."""
-        body = len(self.key or b"") + len(self.value or b"")
-        return body + sum(len(k) + len(v or b"") for k, v in self.kafka_headers())
+        """Bytes of the letter on the wire, alone in its record batch (an upper bound)."""
+        return batch_bytes(self.key, self.value, self.kafka_headers())
+
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
 class DeadLetterWriter:
@@ -80,8 +87,7 @@ class DeadLetterWriter:
 
     def send(self, letter: DeadLetter) -> None:
         out = self._producer()
-        if letter.size() + FRAMING_BYTES > self._limit_bytes():
-            letter = oversized(letter, f"larger than {self._settings.dlq_topic} takes")
+        letter = fitted(letter, self._limit_bytes(), self._settings.dlq_topic)
         self._kinds[letter.kind] += 1
         out.send(letter.value, letter.key, letter.kafka_headers())
 
@@ -102,7 +108,7 @@ class DeadLetterWriter:
                 self._settings.dlq_topic,
                 DeadLetterError,
                 on_refused=self._refused,
-                config={"message.max.bytes": max(1_000_000, limit + FRAMING_BYTES)},
+                config=producer_limits(limit),
             )
         return self._out
 
@@ -129,6 +135,31 @@ class DeadLetterWriter:
     def close(self) -> None:
         if self._out is not None:
             self._out.close()
+
+
+def producer_limits(topic_limit: int) -> dict[str, int]:
+    """A producer's limits for a topic taking `topic_limit` bytes a batch: one letter as
+    large as the topic takes (the client's own default is lower), and batches of several
+    letters no larger than the topic takes (a batch is judged whole by the broker)."""
+    return {
+        "message.max.bytes": max(1_000_000, topic_limit + FRAMING_BYTES),
+        "batch.size": max(1, min(1_000_000, topic_limit)),
+    }
+
+
+def fitted(letter: DeadLetter, limit: int, topic: str, why: str | None = None) -> DeadLetter:
+    """The letter as `topic` (taking `limit` bytes a batch) can hold it: whole, or as its
+    digest when it is too large or was refused for what it is (`why`). Raises
+    DeadLetterError when not even the digest fits: the topic can store nothing of it."""
+    if why is None and letter.size() <= limit:
+        return letter
+    digest = oversized(letter, why or f"larger than {topic} takes")
+    if digest.size() > limit:
+        raise DeadLetterError(
+            f"cannot write to {topic}: it refuses even the digest of the letter for "
+            f"{letter.where()} ({digest.size()} bytes; it takes {limit})"
+        )
+    return digest
 
 
 def oversized(letter: DeadLetter, why: str) -> DeadLetter:

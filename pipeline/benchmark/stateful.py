@@ -3,18 +3,23 @@
 In one run, on one topic of seeded events (with anomalies, so the order processor has
 alerts to write): each stateful service consumes the whole topic under each guarantee,
 alternating, `repeats` times, each run with a fresh group and state folder; the rate is
-events over the time from the first batch to the last. Then the state of `orders` orders
+events over the time from the first batch to the last. The cost of exactly-once is the
+median of each round's ratio (the two runs of a round are seconds apart, so a load that
+drifts on a shared machine weighs on both alike); the machine's cores and load average
+are printed with it. Then the state of `orders` orders
 is written through the state manager (one transaction per 5,000 orders, as a service
 would) and restored twice on a fresh assignment: from the changelog alone (the state
 folder deleted) and from the local file (nothing to catch up).
 
     python -m pipeline.benchmark.stateful [--events N] [--orders N ...] [--repeats N]
+        [--services order-processor analytics] [--no-restore]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -108,7 +113,21 @@ def restore_times(settings: Settings, orders: int, folder: Path) -> dict[str, fl
     return times
 
 
-def run(settings: Settings, events: int, orders: list[int], repeats: int) -> dict[str, Any]:
+SERVICES = ("order-processor", "analytics")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: cores and the load average (1 minute)."""
+    return {"cores": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 1)}
+
+
+def run(
+    settings: Settings,
+    events: int,
+    orders: list[int],
+    repeats: int,
+    services: tuple[str, ...] = SERVICES,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-stateful-") as tmp:
         folder = Path(tmp)
         workspace = Workspace(settings, folder, keep_nothing=False)
@@ -119,13 +138,37 @@ def run(settings: Settings, events: int, orders: list[int], repeats: int) -> dic
         if sent.delivered != events:
             raise RuntimeError(f"only {sent.delivered} of {events} events delivered")
         rates: dict[str, dict[str, list[float]]] = {}
-        for _ in range(repeats):
-            for name in ("order-processor", "analytics"):
-                for guarantee in Guarantee:
+        loads = [machine()]
+        for round_number in range(1, repeats + 1):
+            for name in services:
+                # Alternate which guarantee goes first, so neither always gets a warm start.
+                order = list(Guarantee) if round_number % 2 else list(reversed(Guarantee))
+                for guarantee in order:
                     rate = service_rate(lane, name, guarantee, events, folder)
                     rates.setdefault(name, {}).setdefault(guarantee.value, []).append(rate)
+                by = rates[name]
+                loads.append(machine())
+                print(
+                    f"round {round_number}/{repeats} {name}: "
+                    f"at-least-once {by['at-least-once'][-1]:,.0f}/s, "
+                    f"exactly-once {by['exactly-once'][-1]:,.0f}/s "
+                    f"(load {loads[-1]['load_1m']} on {loads[-1]['cores']} cores)",
+                    flush=True,
+                )
         restores = {str(n): restore_times(_one_partition(lane.settings), n, folder) for n in orders}
-    return {"events": events, "repeats": repeats, "rates": rates, "restores": restores}
+    return {
+        "events": events,
+        "repeats": repeats,
+        "rates": rates,
+        "restores": restores,
+        "machine": {"cores": os.cpu_count(), "load_1m": [m["load_1m"] for m in loads]},
+    }
+
+
+def cost(by_guarantee: dict[str, list[float]]) -> float:
+    """Exactly-once's cost: the median of the rounds' 1 - exactly-once / at-least-once."""
+    pairs = zip(by_guarantee["exactly-once"], by_guarantee["at-least-once"], strict=True)
+    return statistics.median(1 - eo / alo for eo, alo in pairs)
 
 
 def _one_partition(settings: Settings) -> Settings:
@@ -136,13 +179,24 @@ def _one_partition(settings: Settings) -> Settings:
 
 def describe(result: dict[str, Any]) -> list[str]:
     lines = [f"stateful services over {result['events']:,} events (median of {result['repeats']})"]
-    lines.append("| service | at-least-once (events/s) | exactly-once (events/s) | cost |")
+    if "machine" in result:
+        loads = result["machine"]["load_1m"]
+        lines.append(
+            f"machine: {result['machine']['cores']} cores, load average "
+            f"{min(loads)}-{max(loads)} during the runs"
+        )
+    lines.append(
+        "| service | at-least-once (events/s) | exactly-once (events/s) "
+        "| cost (median of the rounds' ratios) |"
+    )
     lines.append("|---|---|---|---|")
     for name, by_guarantee in result["rates"].items():
         alo = statistics.median(by_guarantee["at-least-once"])
         eo = statistics.median(by_guarantee["exactly-once"])
-        lines.append(f"| {name} | {alo:,.0f} | {eo:,.0f} | {100 * (1 - eo / alo):+.1f} % |")
+        lines.append(f"| {name} | {alo:,.0f} | {eo:,.0f} | {100 * cost(by_guarantee):+.1f} % |")
     lines.append("")
+    if not result["restores"]:
+        return lines
     lines.append(
         "| orders' state | written (s) | restore, changelog alone (s) | restore, local file (s) |"
     )
@@ -160,6 +214,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--orders", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--services", nargs="+", choices=SERVICES, default=list(SERVICES))
+    parser.add_argument("--no-restore", action="store_true", help="skip the restore timings")
     parser.add_argument("--bootstrap-servers")
     parser.add_argument("--registry-url")
     args = parser.parse_args()
@@ -168,7 +224,8 @@ def main() -> None:
     ).with_(partitions=6)
     own = {"own_broker": not args.bootstrap_servers, "own_registry": not args.registry_url}
     with bench_stack(settings, **own) as ready:
-        result = run(ready, args.events, args.orders, args.repeats)
+        orders = [] if args.no_restore else args.orders
+        result = run(ready, args.events, orders, args.repeats, tuple(args.services))
     for line in describe(result):
         print(line)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,14 @@ from confluent_kafka import (
     TopicCollection,
     TopicPartition,
 )
-from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic, OffsetSpec
+from confluent_kafka.admin import (
+    AlterConfigOpType,
+    ClusterMetadata,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+)
 
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
@@ -201,6 +208,23 @@ class Admin:
                     f"cannot list offsets of {name}[{tp.partition}]: {reason}"
                 ) from exc
         return found
+
+    def set_config(self, name: str, values: Mapping[str, str]) -> None:
+        """Set some of the topic's configuration (the rest is kept as it is)."""
+        entries = [
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+            for key, value in values.items()
+        ]
+        resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+        futures = self._client().incremental_alter_configs(
+            [resource], request_timeout=self.timeout_s
+        )
+        try:
+            futures[resource].result(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise TopicError(
+                f"cannot change the configuration of {name}: {exc.args[0].str()}"
+            ) from exc
 
 
 def ensure_topics(settings: Settings, wanted: Mapping[str, int]) -> list[str]:

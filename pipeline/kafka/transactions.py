@@ -11,10 +11,19 @@ here; one that requires an abort aborts the transaction and raises `TransactionA
 (the batch is redone: nothing of it is visible to read_committed readers); a fatal one
 (fenced by a newer instance, a broken producer) raises `TransactionFatal`: the service must
 stop. Without a transactional id the producer is idempotent and `flush()` is its commit.
+
+After an abort the Kafka producer is replaced by a new one of the same transactional id,
+whose `init_transactions` ends whatever the old one left open. An aborted transaction can
+leave the old one's sequence numbers behind what the broker stored (a record the broker
+refused keeps its number: the next transaction fails with "skipped sequence numbers"), and
+an abort that itself failed leaves it in a state no further call may be made in (a second
+`init_transactions` beside a pending one is refused as conflicting). A new producer starts
+from a state the broker agrees with, at the price of one `init_transactions` per abort.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,8 +35,12 @@ from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.kafka import clients
 
+log = logging.getLogger(__name__)
 TIMEOUT_S = 30.0
 RETRIES = 8
+# init_transactions waits for the broker to end what a predecessor left open; it is given
+# this long in all before the service is stopped with the broker's last answer.
+INIT_DEADLINE_S = 60.0
 # Long enough for a slow batch on a loaded laptop; short enough that a transaction a dead
 # instance left open (and that no restart on its folder aborts) holds readers up briefly.
 TRANSACTION_TIMEOUT_MS = 20_000
@@ -69,9 +82,11 @@ class OutputProducer:
         *,
         timeout_s: float = TIMEOUT_S,
         message_max_bytes: int | None = None,
+        batch_max_bytes: int | None = None,
     ) -> None:
         self.settings = settings
         self.message_max_bytes = message_max_bytes
+        self.batch_max_bytes = batch_max_bytes  # a batch larger than a topic takes is refused
         self.transactional_id = transactional_id
         self.timeout_s = timeout_s
         self.committed = 0
@@ -86,12 +101,37 @@ class OutputProducer:
         extra: dict[str, Any] = dict(OUTPUT_CONFIG)
         if self.message_max_bytes:
             extra["message.max.bytes"] = self.message_max_bytes
+        if self.batch_max_bytes:
+            extra["batch.size"] = self.batch_max_bytes
         if self.transactional_id:
             extra["transactional.id"] = self.transactional_id
             extra["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS
         self._producer = clients.producer(self.settings.kafka_config(**extra))
+        self._failed = None
+        self._broken = False
         if self.transactional_id:
-            self._call(lambda p: p.init_transactions(self.timeout_s), "starting transactions")
+            self._init_transactions()
+
+    def _init_transactions(self) -> None:
+        """Fence the predecessors and end what they left open. Never followed by an abort:
+        there is no transaction yet, and a call beside a pending init is refused."""
+        producer = self._ready()
+        deadline = time.monotonic() + max(INIT_DEADLINE_S, self.timeout_s)
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                # Called again after a timeout, it resumes the same initialisation.
+                producer.init_transactions(max(1.0, min(self.timeout_s, left)))
+                return
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if classify(error) == "fatal":
+                    raise TransactionFatal(f"starting transactions: {error.str()}") from exc
+                if classify(error) != "retry" or left <= 1.0:
+                    raise TransactionError(
+                        f"starting transactions as {self.transactional_id}: {error.str()}"
+                    ) from exc
+                time.sleep(0.2)
 
     def begin(self) -> None:
         self._failed = None
@@ -163,15 +203,22 @@ class OutputProducer:
         self.last_commit_at = time.time()
 
     def abort(self) -> None:
-        """Abort the open transaction (what it wrote stays invisible to read_committed)."""
+        """Abort the open transaction (what it wrote stays invisible to read_committed),
+        then go on with a new producer (see the module's doc)."""
         self._failed = None
         try:
             self._ready().abort_transaction(self.timeout_s)
         except KafkaException as exc:
             if classify(exc.args[0]) == "fatal":
                 raise TransactionFatal(f"aborting the transaction: {exc.args[0].str()}") from exc
-            raise TransactionError(f"aborting the transaction: {exc.args[0].str()}") from exc
+            # The new producer's init_transactions aborts it for us.
+            log.warning("aborting the transaction: %s; starting anew", exc.args[0].str())
         self.aborted += 1
+        self.close()
+        try:
+            self.start()
+        except TransactionError as exc:
+            raise TransactionFatal(f"after an aborted transaction, {exc}") from exc
 
     def close(self) -> None:
         if self._producer is not None:

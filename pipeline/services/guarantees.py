@@ -99,6 +99,10 @@ def batch_output(
     guarantee: Guarantee,
     transactional_id: str,
     message_max_bytes: int | None = None,
+    batch_max_bytes: int | None = None,
 ) -> BatchOutput:
     chosen = transactional_id if guarantee is Guarantee.EXACTLY_ONCE else None
-    return BatchOutput(OutputProducer(settings, chosen, message_max_bytes=message_max_bytes))
+    producer = OutputProducer(
+        settings, chosen, message_max_bytes=message_max_bytes, batch_max_bytes=batch_max_bytes
+    )
+    return BatchOutput(producer)

@@ -3,10 +3,16 @@
 The loop hands each batch's dead letters and messages to `StatefulBatches.finish`, which
 sends the letters through the batch's output (into the transaction under exactly-once),
 has the service stage its changelog records and input positions, and commits the output
-with the consumed offsets. A transaction that had to be aborted is reported as False: the
-loop reads the batch again, and the service has forgotten its changes. A letter too large
-for the dead-letter topic's `max.message.bytes` is replaced, before it is sent, by an
-`oversized` letter carrying its size and digest: one such letter cannot abort every retry.
+with the consumed offsets. A transaction that had to be aborted is reported as None: the
+loop reads the batch again, and the service has forgotten its changes.
+
+A letter too large for the dead-letter topic's `max.message.bytes` (judged by its size on
+the wire) is replaced, before it enters the transaction, by an `oversized` letter carrying
+its size and digest: one such letter cannot abort every retry. Should the broker refuse a
+letter all the same (the topic's limit lowered since it was read), the transaction is
+aborted and the whole batch redone with the digest in its place, never in the transaction
+that already failed. When not even the digest fits, the batch is abandoned and the
+service stops with DeadLetterError before anything of it reaches the topic.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from collections.abc import Callable, Sequence
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from pipeline.config import Settings
-from pipeline.dlq import FRAMING_BYTES, DeadLetter, DeadLetterError, oversized
+from pipeline.dlq import DeadLetter, DeadLetterError, fitted, producer_limits
 from pipeline.kafka.admin import Admin
+from pipeline.kafka.checked_producer import MESSAGE_REFUSALS
 from pipeline.kafka.transactions import TransactionAborted, TransactionError
 from pipeline.model import PartitionRef
 from pipeline.services.guarantees import BatchOutput, Guarantee, batch_output
@@ -50,8 +57,10 @@ class StatefulBatches:
         self._topic_id_of = topic_id_of
         self._output: BatchOutput | None = None
         self._letter_limit = DEFAULT_MAX_MESSAGE_BYTES
-        self._refused: set[Where] = set()  # letters the broker refused: their digest next time
-        self._digest_refused: Where | None = None  # even the digest: nothing can be carried
+        # Delivery errors of this batch's letters, looked at once the commit failed (no
+        # calls on an error inside its callback: see OutputProducer._delivered).
+        self._failures: dict[Where, tuple[KafkaError, bool]] = {}
+        self._refused: dict[Where, str] = {}  # letters the broker refused: their digest next
         self._aborts_in_a_row = 0
 
     def start(self) -> None:
@@ -60,9 +69,14 @@ class StatefulBatches:
         self._letter_limit = int(config.get("max.message.bytes") or DEFAULT_MAX_MESSAGE_BYTES)
         instance = self.service.open(self.group_id)
         identity = f"{self.group_id}.{self.settings.topic}.{instance}"
-        # The client takes a letter as large as the topic does (its own default is lower).
-        largest = max(1_000_000, self._letter_limit + FRAMING_BYTES)
-        self._output = batch_output(self.settings, self.guarantee, identity, largest)
+        limits = producer_limits(self._letter_limit)
+        self._output = batch_output(
+            self.settings,
+            self.guarantee,
+            identity,
+            limits["message.max.bytes"],
+            limits["batch.size"],
+        )
         self._output.start()
         self.service.bind(self._output)
 
@@ -86,22 +100,20 @@ class StatefulBatches:
         """Send the letters, stage the state, commit; the letters written by kind, or None
         if the transaction was aborted (the batch must be read again)."""
         output = self.output
-        kinds: Counter[str] = Counter()
-        for letter in letters:
-            where = (letter.topic, letter.partition, letter.offset)
-            if letter.size() + FRAMING_BYTES > self._letter_limit:
-                # Checked before it is sent: in a transaction, a refused record would
-                # abort every retry of the batch.
-                letter = oversized(letter, f"larger than {self.settings.dlq_topic} takes")
-            elif where in self._refused:  # refused last time, though it looked as if it fit
-                letter = oversized(letter, f"refused by {self.settings.dlq_topic}")
-            kinds[letter.kind] += 1
+        try:
+            ready = [self._fitted(letter) for letter in letters]
+        except DeadLetterError:
+            self.abandon()  # nothing of this letter entered the transaction; none of it counts
+            raise
+        kinds: Counter[str] = Counter(letter.kind for letter in ready)
+        self._failures.clear()
+        for letter in ready:
             output.send(
                 self.settings.dlq_topic,
                 letter.value,
                 letter.key,
                 headers=letter.kafka_headers(),
-                on_delivery=self._watch(where, letter.kind == "oversized"),
+                on_delivery=self._watch(letter),
             )
         positions = next_offsets(messages)
         refs = {
@@ -115,12 +127,7 @@ class StatefulBatches:
         except TransactionAborted as exc:
             log.warning("%s: %s; the batch is read again", self.service.name, exc)
             self.service.aborted()
-            if self._digest_refused is not None:  # the topic takes nothing: stop, commit nothing
-                topic, partition, offset = self._digest_refused
-                raise DeadLetterError(
-                    f"cannot write to {self.settings.dlq_topic}: it refuses even the digest of "
-                    f"the letter for {topic}[{partition}]@{offset} ({exc})"
-                ) from exc
+            self._note_refusals(exc)
             self._aborts_in_a_row += 1
             if self._aborts_in_a_row >= MAX_ABORTS_IN_A_ROW:
                 raise TransactionError(
@@ -135,14 +142,37 @@ class StatefulBatches:
         self.service.committed()
         return kinds
 
-    def _watch(self, where: Where, digest: bool) -> Callable[[KafkaError | None, Message], None]:
+    def _fitted(self, letter: DeadLetter) -> DeadLetter:
+        """The letter, or its digest: when too large, or refused by the broker last time."""
+        refused = self._refused.get((letter.topic, letter.partition, letter.offset))
+        return fitted(letter, self._letter_limit, self.settings.dlq_topic, refused)
+
+    def _watch(self, letter: DeadLetter) -> Callable[[KafkaError | None, Message], None]:
+        where = (letter.topic, letter.partition, letter.offset)
+        digest = letter.kind == "oversized"
+
         def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:  # no calls on the error: see OutputProducer._delivered
-                self._refused.add(where)
-                if digest:
-                    self._digest_refused = where
+            if error is not None:  # no calls on the error here
+                self._failures[where] = (error, digest)
 
         return delivered
+
+    def _note_refusals(self, aborted: TransactionAborted) -> None:
+        """Letters the broker refused for what they are go as their digest next time; a
+        digest refused stops the service (the transaction is aborted: nothing committed).
+        Other delivery errors (a record of the aborted transaction failing with it) are
+        not about the letter: it is sent as it was."""
+        failures, self._failures = self._failures, {}
+        for where, (error, digest) in failures.items():
+            if error.code() not in MESSAGE_REFUSALS:
+                continue
+            if digest:
+                topic, partition, offset = where
+                raise DeadLetterError(
+                    f"cannot write to {self.settings.dlq_topic}: it refuses even the digest "
+                    f"of the letter for {topic}[{partition}]@{offset} ({aborted})"
+                ) from aborted
+            self._refused[where] = f"refused by {self.settings.dlq_topic}: {error.str()}"
 
     def close(self) -> None:
         if self._output is not None:

@@ -112,3 +112,32 @@ def test_a_reader_waits_for_an_open_transaction_and_skips_it_once_aborted(
     while admin.offsets(out_topic, [0], end="stable") != admin.offsets(out_topic, [0]):
         assert time.monotonic() < deadline, "the aborted transaction stayed open"
         time.sleep(0.1)
+
+
+def test_after_a_record_the_broker_refused_the_next_transaction_commits(
+    settings: Settings, unique: Callable[[str], str]
+) -> None:
+    """The refused record kept its sequence number in the aborted producer; the next
+    transaction, on the producer that replaces it, is not refused for the gap."""
+    small, other = unique("small"), unique("other")
+    Admin.from_settings(settings).ensure(
+        [TopicSpec(small, 1, {"max.message.bytes": "20000"}), TopicSpec(other, 1)]
+    )
+    producer = OutputProducer(settings, unique("txn"), message_max_bytes=1_000_000)
+    producer.start()
+    try:
+        producer.begin()
+        producer.send(other, b"before", b"k")
+        producer.send(small, b"x" * 50_000, b"k")
+        with pytest.raises(TransactionAborted, match="too large"):
+            producer.commit([], None)
+        for value in (b"first", b"second"):  # both on the partition that refused one
+            producer.begin()
+            producer.send(small, value, b"k")
+            producer.send(other, value, b"k")
+            producer.commit([], None)
+        assert read_committed(settings, small) == [b"first", b"second"]
+        assert read_committed(settings, other) == [b"first", b"second"]
+        assert (producer.committed, producer.aborted) == (2, 1)
+    finally:
+        producer.close()
