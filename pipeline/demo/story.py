@@ -35,22 +35,20 @@ V1, V2, BREAKING = ORDER_EVENT_V1, ORDER_EVENT_V2, ORDER_EVENT_BREAKING
 # What a careless client might send: not Avro, an unknown schema id, truncated Avro.
 POISON = (b'{"order_id": "oops"}', b"\x00\x7f\xff\xff\xf0\x02ab", b"\x00\x00\x00\x00\x01\x48")
 
-# The generator's simulated clock moves 1-39 ms per event. The demo stamps its events over
-# the last minutes (not the seconds they take to send): phase 1 from the start of a window,
-# phase 2 at least two windows later, so analytics closes windows on event time during the
-# demo, and `stats` and the dashboard have windows to show. A run started within minutes of
-# the last one lands in windows already closed: analytics counts those events as late.
+# The generator's simulated clock moves 1-39 ms per event, a hundred times the wall clock at
+# the demo's rate. The v1 phase is stamped over minutes that ended two windows ago, from the
+# start of a window; the v1 + v2 phase on the wall clock (two producers on simulated clocks
+# would drift apart by more than the grace period, making each other's events late). So
+# analytics closes the v1 phase's windows on event time during the demo, and `stats` and the
+# dashboard have windows to show. A run started within minutes of the last one lands in
+# windows already closed: analytics counts those events as late, never drops them.
 MEAN_STEP_MS = 20
 
 
-def event_history(started_ms: int, events: int, windowing: Windowing) -> tuple[int, int]:
-    """When phase 1's and phase 2's events start, in event time (ms)."""
-    phase_ms = events * MEAN_STEP_MS
-    gap_ms = phase_ms + 2 * windowing.size_ms  # a window of slack for the random steps
-    # Phase 2 is two producers of half as many events each; then a window of quiet.
-    span_ms = gap_ms + phase_ms // 2 + windowing.size_ms
-    phase_1 = windowing.start_of(started_ms - span_ms)
-    return phase_1, phase_1 + gap_ms
+def history_start(started_ms: int, events: int, windowing: Windowing) -> int:
+    """When the v1 phase's `events` start, in event time (ms): early enough that, at the
+    mean step, they end two windows before `started_ms`."""
+    return windowing.start_of(started_ms - events * MEAN_STEP_MS - 2 * windowing.size_ms)
 
 
 Say = Callable[[str], None]
@@ -86,7 +84,7 @@ class DemoReport:
 def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Progress) -> DemoReport:
     report = DemoReport()
     started_ms = int(time.time() * 1000)
-    phase_1, phase_2 = event_history(started_ms, options.events, Windowing())
+    phase_1 = history_start(started_ms, options.events, Windowing())
     subject = registry_client.value_subject(settings.topic)
     _register(settings, subject, V1, say)
     log = settings.state_dir / "demo-order-processor.log"
@@ -101,7 +99,7 @@ def run_story(settings: Settings, options: DemoOptions, say: Say, progress: Prog
             "The order processor was killed (SIGKILL), orders in flight; v2 comes while it is down."
         )
         _register(settings, subject, V2, say)
-        report.produced += _produce(settings, [V1, V2], options, progress, "v1 + v2", phase_2)
+        report.produced += _produce(settings, [V1, V2], options, progress, "v1 + v2", None)
         services.processor.start()
         say(
             "The order processor started again: its state comes back from its folder and changelog."
@@ -155,10 +153,10 @@ def _produce(
     options: DemoOptions,
     progress: Progress,
     label: str,
-    start_ms: int,
+    start_ms: int | None,
 ) -> int:
-    """One producer per schema, at once, their events stamped from `start_ms` on; returns
-    the events delivered."""
+    """One producer per schema, at once, their events stamped from `start_ms` on (None: the
+    wall clock); returns the events delivered."""
     count = options.events // len(schemas)
     results: list[ProduceSummary] = []
     done: dict[Path, int] = dict.fromkeys(schemas, 0)
