@@ -246,7 +246,9 @@ def read_dead_letters(settings: Settings, limit: int = 100) -> list[DeadLetterRe
 
 def header_pairs(message: Message) -> tuple[tuple[str, bytes], ...]:
     """A message's headers as (name, bytes) pairs, however the client hands them over."""
-    raw = message.headers() or ()
+    raw = message.headers()
+    if not raw:  # most messages: no tuple to build
+        return ()
     pairs = raw.items() if isinstance(raw, dict) else raw
     return tuple((k, v.encode() if isinstance(v, str) else (v or b"")) for k, v in pairs)
 

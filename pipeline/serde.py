@@ -24,6 +24,8 @@ from typing import Any
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
+from pipeline.avro_plain import Plain, plain_schema
+from pipeline.avro_writer import NotPlain, compile_record
 from pipeline.errors import PipelineError
 from pipeline.model import WriterSchema
 from pipeline.registry_client import fetch_schema, lookup_registered, version_in
@@ -51,12 +53,17 @@ class CorruptAvroError(DecodeError):
 
 
 class AvroEncoder:
-    """Encodes dicts with one registered schema into Confluent wire format."""
+    """Encodes dicts with one registered schema into Confluent wire format.
+
+    Through the schema's compiled writer (`avro_writer`), which takes plain values; a
+    record it does not take as it is (a `datetime` for a timestamp, say) is encoded by
+    fastavro, as every record once was: the bytes are the same either way."""
 
     def __init__(self, schema_id: int, schema_str: str) -> None:
         self.schema_id = schema_id
         self._parsed = parse_schema(json.loads(schema_str))
         self._header = HEADER.pack(MAGIC, schema_id)
+        self._compiled = compile_record(self._parsed)
 
     @classmethod
     def for_subject(
@@ -66,6 +73,11 @@ class AvroEncoder:
         return cls(lookup_registered(client, subject, schema_str), schema_str)
 
     def encode(self, record: dict[str, Any]) -> bytes:
+        if self._compiled is not None:
+            try:
+                return self._header + self._compiled(record)
+            except NotPlain:
+                pass
         buffer = io.BytesIO()
         buffer.write(self._header)
         schemaless_writer(buffer, self._parsed, record)
@@ -73,12 +85,18 @@ class AvroEncoder:
 
 
 class AvroDecoder:
-    """Decodes wire-format values with their own writer schema, fetched by id and cached."""
+    """Decodes wire-format values with their own writer schema, fetched by id and cached.
 
-    def __init__(self, client: SchemaRegistryClient, value_subject: str) -> None:
+    `plain`: uuids stay text and timestamp-millis stay epoch milliseconds (`avro_plain`),
+    for a consumer that keeps them so; what is refused is what a full read refuses."""
+
+    def __init__(
+        self, client: SchemaRegistryClient, value_subject: str, *, plain: bool = False
+    ) -> None:
         self._client = client
         self._subject = value_subject
-        self._schemas: dict[int, tuple[WriterSchema, Any]] = {}
+        self._plain = plain
+        self._schemas: dict[int, tuple[WriterSchema, Any, Plain | None]] = {}
         self._unknown: dict[int, float] = {}
 
     def decode(self, data: bytes | None) -> tuple[WriterSchema, dict[str, Any]]:
@@ -86,11 +104,13 @@ class AvroDecoder:
             size = 0 if data is None else len(data)
             raise NotWireFormatError(f"not Confluent wire format ({size} bytes, no magic byte 0)")
         schema_id = HEADER.unpack_from(data)[1]
-        writer, parsed = self._schema(schema_id)
+        writer, parsed, plain = self._schema(schema_id)
         body = io.BytesIO(data)
         body.seek(HEADER.size)
         try:
             value = schemaless_reader(body, parsed, None)
+            if plain is not None and isinstance(value, dict):
+                plain.check(value)
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
             raise CorruptAvroError(f"corrupt Avro for schema {schema_id}: {exc!r}") from exc
         if body.tell() != len(data) or not isinstance(value, dict):
@@ -99,7 +119,7 @@ class AvroDecoder:
             )
         return writer, value
 
-    def _schema(self, schema_id: int) -> tuple[WriterSchema, Any]:
+    def _schema(self, schema_id: int) -> tuple[WriterSchema, Any, Plain | None]:
         cached = self._schemas.get(schema_id)
         if cached is not None:
             return cached
@@ -107,12 +127,15 @@ class AvroDecoder:
             raise UnknownSchemaIdError(f"unknown schema id {schema_id}")
         schema = self._fetch(schema_id)
         definition = json.loads(schema.schema_str or "null")
+        read, plain = plain_schema(definition) if self._plain else (definition, None)
         try:
             parsed = parse_schema(definition)
+            if read is not definition:
+                parsed = parse_schema(read)
         except Exception as exc:
             raise UnknownSchemaIdError(f"schema id {schema_id} is not Avro: {exc}") from exc
         subject, version = self._version_of(schema)
-        entry = (WriterSchema(schema_id, subject, version, definition), parsed)
+        entry = (WriterSchema(schema_id, subject, version, definition), parsed, plain)
         self._schemas[schema_id] = entry
         return entry
 

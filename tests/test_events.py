@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections import Counter, defaultdict
 from itertools import islice
@@ -15,8 +16,10 @@ from pipeline.events import (
     AlertKind,
     OrderState,
     Status,
+    _Draws,
     generate_events,
     judge,
+    uuid7,
 )
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "order_event.v1.avsc"
@@ -208,3 +211,24 @@ def test_without_cancellations_a_seed_gives_the_same_events_as_before() -> None:
     zero = list(islice(generate_events(seed=9, orders=7, start_ms=0, cancel_rate=0.0), 300))
     assert plain == zero
     assert "CANCELLED" not in {e["status"] for e in plain}
+
+
+def test_the_generators_draws_are_randoms_own() -> None:
+    """The generator draws without `random.Random`'s argument checks, but draws the very
+    numbers it would: a seed gives the events it always gave."""
+    ours, theirs = random.Random(42), random.Random(42)
+    draws = _Draws(ours)
+    for n in (1, 2, 3, 4, 39, 1000, 10_000, 2**40 + 3):
+        assert [draws.below(n) for _ in range(50)] == [theirs.randrange(n) for _ in range(50)]
+    assert draws.unit() == theirs.random()
+
+
+def test_uuid7_text_is_the_uuid_modules_text() -> None:
+    rng, again = random.Random(5), random.Random(5)
+    for timestamp_ms in (0, 1, 1_735_689_600_000, 2**48 - 1, 2**48 + 5):
+        text = uuid7(rng, timestamp_ms)
+        value = (timestamp_ms & (1 << 48) - 1) << 80 | again.getrandbits(80)
+        value = value & ~(0xF << 76) | 0x7 << 76
+        value = value & ~(0x3 << 62) | 0x2 << 62
+        assert text == str(uuid.UUID(int=value))
+        assert uuid.UUID(text).version == 7

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import random
 import struct
+import uuid
 from itertools import islice
 
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from fastavro import parse_schema, schemaless_writer
 
+from pipeline.avro_plain import plain_schema
 from pipeline.config import Settings
 from pipeline.events import generate_events
 from pipeline.registry_client import SchemaNotRegisteredError, connect
@@ -130,3 +135,72 @@ def test_random_mutations_only_raise_decode_errors(settings: Settings) -> None:
             outcomes["error"] += 1
     assert outcomes["ok"] + outcomes["error"] == 2000
     assert outcomes["error"] > 500
+
+
+def _as_plain(value: dict[str, object]) -> dict[str, object]:
+    """A full read's value as a plain read gives it: uuids as their text, times in ms."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    plain: dict[str, object] = {}
+    for name, item in value.items():
+        if isinstance(item, uuid.UUID):
+            item = str(item)
+        elif isinstance(item, dt.datetime):
+            item = (item - epoch) // dt.timedelta(milliseconds=1)
+        plain[name] = item
+    return plain
+
+
+def _outcome(decoder: AvroDecoder, data: bytes) -> object:
+    try:
+        return decoder.decode(data)[1]
+    except DecodeError as exc:
+        return type(exc)
+
+
+def test_plain_decoding_refuses_exactly_what_a_full_read_refuses(settings: Settings) -> None:
+    schema_id = register_v1(settings)
+    full = AvroDecoder(connect(settings), f"{settings.topic}-value")
+    plain = AvroDecoder(connect(settings), f"{settings.topic}-value", plain=True)
+    encoded = AvroEncoder(schema_id, V1.read_text()).encode(next(generate_events(seed=4)))
+    rng = random.Random(12)
+    mutated = [encoded]
+    for _ in range(2000):
+        data = bytearray(encoded)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(5, len(data))] = rng.randrange(256)
+        mutated.append(bytes(data))
+    kinds = set()
+    for data in mutated:
+        expected, got = _outcome(full, data), _outcome(plain, data)
+        assert got == (_as_plain(expected) if isinstance(expected, dict) else expected), data
+        kinds.add(expected if isinstance(expected, type) else "ok")
+    assert {"ok", CorruptAvroError} <= kinds
+
+
+@pytest.mark.parametrize(
+    ("event_id", "millis"),
+    [
+        ("A0B1C2D3-E4F5-4789-ABCD-EF0123456789", 0),  # upper case: made canonical
+        ("{a0b1c2d3-e4f5-4789-abcd-ef0123456789}", -1),
+        ("urn:uuid:a0b1c2d3-e4f5-4789-abcd-ef0123456789", -62_135_596_800_000),  # 0001-01-01
+        ("a0b1c2d3e4f54789abcdef0123456789", 253_402_300_799_999),  # 9999-12-31T23:59:59.999
+        ("a0b1c2d3-e4f5-4789-abcd-ef0123456789", -62_135_596_800_001),  # before year 1
+        ("a0b1c2d3-e4f5-4789-abcd-ef0123456789", 253_402_300_800_000),  # after year 9999
+        ("a0b1c2d3-e4f5-4789-abcd-ef012345678", 1),  # one digit short
+        ("not a uuid at all", 1),
+        ("", 1),
+    ],
+)
+def test_plain_decoding_of_edge_values_matches_a_full_read(
+    settings: Settings, event_id: str, millis: int
+) -> None:
+    schema_id = register_v1(settings)
+    full = AvroDecoder(connect(settings), f"{settings.topic}-value")
+    plain = AvroDecoder(connect(settings), f"{settings.topic}-value", plain=True)
+    raw = plain_schema(json.loads(V1.read_text()))[0]  # writes the values as they are
+    event = {**next(generate_events(seed=4)), "event_id": event_id, "timestamp": millis}
+    body = io.BytesIO()
+    schemaless_writer(body, parse_schema(raw), event)
+    data = b"\x00" + struct.pack(">I", schema_id) + body.getvalue()
+    expected, got = _outcome(full, data), _outcome(plain, data)
+    assert got == (_as_plain(expected) if isinstance(expected, dict) else expected)

@@ -43,9 +43,25 @@ def worker_config(
 
 
 class WorkerProcess:
-    def __init__(self, config: dict[str, Any], interval_s: float = 0.5) -> None:
+    """`command` and `env`: another program than the worker (the before/after probes)."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        interval_s: float = 0.5,
+        *,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._config = config
         self._interval_s = interval_s
+        self._command = command or [
+            sys.executable,
+            "-m",
+            "pipeline.benchmark.worker",
+            json.dumps(config),
+        ]
+        self._env = env
         self._lines: queue.Queue[str] = queue.Queue()
         self._done = threading.Event()
         self._proc: subprocess.Popen[str] | None = None
@@ -58,8 +74,9 @@ class WorkerProcess:
     def __enter__(self) -> WorkerProcess:
         self._log = tempfile.TemporaryFile("w+")
         self._began = time.monotonic()
-        command = [sys.executable, "-m", "pipeline.benchmark.worker", json.dumps(self._config)]
-        self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self._proc = subprocess.Popen(
+            self._command, stdout=subprocess.PIPE, stderr=self._log, text=True, env=self._env
+        )
         for target in (self._read, self._sample):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
@@ -95,6 +112,10 @@ class WorkerProcess:
         """The memory samples taken once the worker was ready, timed from then."""
         start = self.ready_after_s
         return [(round(t - start, 2), mb) for t, mb in self.samples if t >= start]
+
+    def first_line(self, prefix: str, timeout_s: float) -> str:
+        """The first line starting with `prefix`, without it."""
+        return self._expect(prefix, timeout_s).removeprefix(prefix)
 
     def result(self, timeout_s: float) -> dict[str, Any]:
         line = self._expect("RESULT ", timeout_s)

@@ -1,5 +1,5 @@
 """`bench`: this pipeline against a textbook baseline, on this machine, in one run; and
-`bench producer|registry|store|devstack|api`, the benchmarks of one part each.
+`bench producer|registry|store|devstack|api|before-after`, the benchmarks of one part each.
 
 Each parses its options, calls its benchmark in `pipeline/benchmark/` and prints the lines
 it gives (the same benchmarks run as `python -m pipeline.benchmark.<name>`).
@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from pipeline.benchmark import api, devstack, producer, registry, store
+from pipeline.benchmark import api, before_after, devstack, producer, registry, store
 from pipeline.benchmark.chart import draw
 from pipeline.benchmark.options import RESULTS_DIR, BenchOptions
 from pipeline.benchmark.report import CHART_NAME, table, write_json
@@ -230,6 +230,42 @@ def bench_api(ctx: click.Context, seconds: float, rate: float, pages: int) -> No
     options = api.ApiBenchOptions(seconds=seconds, rate=rate, pages=pages)
     with _stoppable():
         api.run_api_bench(_target(ctx), options, out=click.echo)
+
+
+@bench.command("before-after")
+@click.option(
+    "--base",
+    default=before_after.RELEASE_BEFORE,
+    show_default="the release before the hot-path work",
+    help="The commit to compare this tree with.",
+)
+@click.option("--quick", is_flag=True, help="Every figure once, small (a smoke test).")
+@click.option("--repeats", type=count(1), help="Runs per figure; medians [3].")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=RESULTS_DIR,
+    help="Folder for before_after.json [bench/results].",
+)
+@click.pass_context
+def bench_before_after(
+    ctx: click.Context, base: str, quick: bool, repeats: int | None, output: Path
+) -> None:
+    """This tree against an earlier commit of it, alternating, on one broker, in one run.
+
+    Producer, raw client limit, storage service, end to end, latency at 5,000 events/s and
+    the storage service's memory; medians, ratios, the machine and its load.
+
+    Example: python cli.py bench before-after --quick
+    """
+    _writable(output)
+    defaults = before_after.BeforeAfterOptions()
+    options = (defaults.quick() if quick else defaults).with_(base=base, repeats=repeats)
+    with _stoppable():
+        result = before_after.run_before_after(_target(ctx), options, out=click.echo)
+    for line in before_after.table(result):
+        click.echo(line)
+    click.echo(f"figures: {before_after.write_json(result, output)}")
 
 
 def _target(ctx: click.Context) -> Target:

@@ -144,7 +144,7 @@ def produce(
 @click.option(
     "--batch-size",
     type=count(1, 10_000),
-    default=500,
+    default=2000,
     show_default=True,
     help="Messages handled, stored and committed together at most (exactly-once: a "
     "backlog is taken up to 5,000 per transaction).",

@@ -5,6 +5,10 @@ and calls `service.handle(batch)`. The service does its work durably and returns
 it refuses; the runner copies those to the dead-letter topic and only then commits the
 batch's offsets (at-least-once). The runner calls `service.close()` when it stops, so a
 service may open its resources lazily on the first batch (no I/O in constructors).
+
+A service whose class says `plain_values = True` gets its events' uuids as text and their
+timestamp-millis as epoch milliseconds (not `uuid.UUID` and `datetime`), checked as a full
+read checks them (`pipeline.avro_plain`): the storage service keeps them so.
 """
 
 from __future__ import annotations

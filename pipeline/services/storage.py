@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 class StorageService:
     name = "storage"
+    # uuids as text, times as epoch milliseconds: what the store keeps (base.py)
+    plain_values = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

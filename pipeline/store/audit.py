@@ -30,7 +30,7 @@ from pipeline.store.admission import decide
 from pipeline.store.base import NO_KEY, WriteResult, refusal_text, schema_row
 from pipeline.store.orders import UPSERT_SQL, aggregate, order_row
 from pipeline.store.positions import PositionBook
-from pipeline.store.rows import RowPlan, field_values, iso_timestamp, plan_rows
+from pipeline.store.rows import IsoMillis, RowPlan, field_values, iso_timestamp, plan_rows
 
 
 class AuditStore:
@@ -43,6 +43,7 @@ class AuditStore:
         self.registry_id = registry_id  # whose schema ids the events carry ('' unknown)
         # Per schema id: its row plan, or the reason its events are refused.
         self._plans: dict[int, RowPlan | str] = {}
+        self._iso = IsoMillis()  # the text of the events' timestamps, recent seconds kept
 
     @classmethod
     def open(cls, path: Path, *, registry_id: str = "", create_folder: bool = True) -> AuditStore:
@@ -137,7 +138,7 @@ class AuditStore:
             tables.record_schema(self.db, {"schema_registry_id": self.registry_id, **row})
         if not decision.accepted:
             return refusal_text(schema, decision.reason)
-        return plan_rows(schema.schema_id, schema.version, decision.placements)
+        return plan_rows(schema.schema_id, schema.version, decision.placements, iso=self._iso)
 
     def _insert(
         self, events: Sequence[Event], plans: Mapping[int, RowPlan | str], now: str

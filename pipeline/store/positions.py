@@ -96,9 +96,10 @@ class PositionBook:
 def _offsets_by_partition(events: Sequence[Event]) -> dict[PartitionRef, list[int]]:
     """Sorted offsets per partition, for the events whose topic id is known (a position
     keyed by a topic's name alone would outlive the topic)."""
-    found: dict[PartitionRef, list[int]] = {}
+    found: dict[tuple[str, int, str], list[int]] = {}  # plain tuples: hashed in C
     for event in events:
         if event.topic_id:
-            ref = PartitionRef(event.topic, event.partition, event.topic_id)
-            found.setdefault(ref, []).append(event.offset)
-    return {ref: sorted(offsets) for ref, offsets in found.items()}
+            found.setdefault((event.topic, event.partition, event.topic_id), []).append(
+                event.offset
+            )
+    return {PartitionRef(*key): sorted(offsets) for key, offsets in found.items()}

@@ -21,6 +21,8 @@ from pipeline.store.kinds import Kind
 Converter = Callable[[Any], Any]
 # Fields the `orders` table is built from, when a schema has them.
 ORDER_FIELDS = ("order_id", "user_id", "status", "timestamp")
+EPOCH = dt.datetime(1970, 1, 1)
+EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +37,15 @@ class RowPlan:
 
 
 def plan_rows(
-    schema_id: int, version: int | None, placements: Sequence[Placement], *, typed: bool = False
+    schema_id: int,
+    version: int | None,
+    placements: Sequence[Placement],
+    *,
+    typed: bool = False,
+    iso: Converter | None = None,
 ) -> RowPlan:
     """`typed`: values for PostgreSQL's native column types (datetimes stay datetimes)
-    rather than SQLite's text forms."""
+    rather than SQLite's text forms. `iso`: the text form of timestamps (an `IsoMillis`)."""
     names = [p.name for p in placements]
     columns = ", ".join(_quote(name) for name in [*names, *META_COLUMNS])
     marks = ", ".join("?" for _ in range(len(names) + len(META_COLUMNS)))
@@ -49,7 +56,9 @@ def plan_rows(
         # Only a known event_id is skipped: any other constraint failing is an error.
         insert_sql=f"INSERT INTO events ({columns}) VALUES ({marks}) "
         f"ON CONFLICT ({KEY}) DO NOTHING",
-        fields=tuple((p.field, converter(p.writer, p.column, typed=typed)) for p in placements),
+        fields=tuple(
+            (p.field, converter(p.writer, p.column, typed=typed, iso=iso)) for p in placements
+        ),
         key_index=lowered.index(KEY),
         order_index={name: lowered.index(name) for name in ORDER_FIELDS if name in lowered},
         columns=(*names, *META_COLUMNS),
@@ -62,19 +71,24 @@ def field_values(plan: RowPlan, value: dict[str, Any]) -> list[Any]:
     return [get(name) if conv is None else conv(get(name)) for name, conv in plan.fields]
 
 
-def converter(writer: Kind, column: Kind, *, typed: bool = False) -> Converter | None:
+def converter(
+    writer: Kind, column: Kind, *, typed: bool = False, iso: Converter | None = None
+) -> Converter | None:
     """How a decoded value of the writer's kind is kept in a column of this kind."""
     if writer is Kind.BYTES and column is Kind.TEXT:
         return _bytes_to_text
     if writer is Kind.TEXT and column is Kind.BYTES:
         return _text_to_bytes
+    if writer is Kind.TIMESTAMP and not typed:
+        return iso or iso_timestamp
     return (_TYPED_BY_KIND if typed else _BY_KIND).get(writer)
 
 
 def aware_datetime(value: Any) -> Any:
-    """A timestamp for a typed column: epoch milliseconds (a plain long) become a datetime."""
+    """A timestamp for a typed column: epoch milliseconds (a plain long) become a datetime,
+    exactly the one a full Avro read makes of them (no float on the way)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+        return EPOCH_UTC + dt.timedelta(milliseconds=value)
     return value
 
 
@@ -82,8 +96,9 @@ def iso_timestamp(value: Any) -> Any:
     """ISO-8601 with a `Z` for UTC; milliseconds unless the value has finer precision."""
     if value is None:
         return None
-    if isinstance(value, int):  # epoch milliseconds, if a decoder left the logical type off
-        value = dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+    if isinstance(value, int):  # epoch milliseconds (the storage service decodes them plain)
+        seconds, millis = divmod(value, 1000)
+        return f"{second_text(seconds)}.{millis:03d}Z"
     if not isinstance(value, dt.datetime):
         return str(value)
     spec = "milliseconds" if value.microsecond % 1000 == 0 else "microseconds"
@@ -92,6 +107,34 @@ def iso_timestamp(value: Any) -> Any:
     if value.tzinfo is not dt.UTC:  # the decoder's own values are in UTC already
         value = value.astimezone(dt.UTC)
     return value.isoformat(timespec=spec)[:-6] + "Z"
+
+
+def second_text(seconds: int) -> str:
+    """The text `YYYY-MM-DDTHH:MM:SS` of epoch seconds (OverflowError beyond years 1-9999)."""
+    return (EPOCH + dt.timedelta(seconds=seconds)).isoformat()
+
+
+class IsoMillis:
+    """`iso_timestamp` for one store's timestamp columns. The events of a batch share a few
+    seconds, so the text of recent seconds is kept (by the store that owns this, not by the
+    module): most events then cost a divmod and a format instead of a datetime."""
+
+    __slots__ = ("_kept", "_seconds")
+
+    def __init__(self, kept: int = 4096) -> None:
+        self._kept = kept
+        self._seconds: dict[int, str] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is not int:
+            return iso_timestamp(value)
+        seconds, millis = divmod(value, 1000)
+        prefix = self._seconds.get(seconds)
+        if prefix is None:
+            if len(self._seconds) >= self._kept:
+                self._seconds.clear()
+            prefix = self._seconds[seconds] = second_text(seconds)
+        return f"{prefix}.{millis:03d}Z"
 
 
 def _text(value: Any) -> Any:

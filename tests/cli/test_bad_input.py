@@ -137,6 +137,8 @@ def corpus() -> list[tuple[tuple[str, ...], int]]:
         (("bench", "store", "--runs", "0"), USAGE),
         (("bench", "store", "--events", HUGE), USAGE),
         (("bench", "devstack", "--runs", "0"), USAGE),
+        (("bench", "before-after", "--repeats", "0"), USAGE),
+        (("bench", "before-after", "--base", "0" * 40), FAILS),  # a commit the clone lacks
         (("bench", "--quick", "store"), USAGE),  # the comparison's options with a subcommand
         (("stats", "--last", "0"), USAGE),
         (("stats", "--topic", "{topic}-never-created"), FAILS),

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from decimal import Decimal
+
+import pytest
 
 from pipeline.store.admission import Placement
 from pipeline.store.kinds import Kind
 from pipeline.store.orders import UPSERT_SQL, order_row
-from pipeline.store.rows import converter, field_values, iso_timestamp, plan_rows
+from pipeline.store.rows import (
+    IsoMillis,
+    aware_datetime,
+    converter,
+    field_values,
+    iso_timestamp,
+    plan_rows,
+)
 
 AT = dt.datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=dt.UTC)
 
@@ -104,3 +114,52 @@ def test_order_row_skips_statuses_outside_the_lifecycle() -> None:
     )
     assert order_row(with_status, ["e", "o", "LOST_IN_SPACE"], "now") is None
     assert "ON CONFLICT(order_id) DO UPDATE" in UPSERT_SQL
+
+
+# Epoch milliseconds at the edges: years 1 and 9999, around the epoch, leap days, and
+# values a float division would round (what a full Avro read makes of them is exact).
+EDGE_MILLIS = [
+    -62_135_596_800_000,
+    -62_135_596_799_999,
+    253_402_300_799_999,
+    253_402_300_799_000,
+    -1,
+    0,
+    1,
+    999,
+    -1000,
+    -1001,
+    951_782_400_000,  # 2000-02-29
+    4_107_456_000_123,  # 2100-02-28T00:00:00.123
+    1_714_564_800_123,
+    9_007_199_254_740_993,  # above 2**53: out of range either way
+]
+
+
+@pytest.mark.parametrize("millis", EDGE_MILLIS)
+def test_iso_text_of_epoch_millis_is_that_of_the_full_reads_datetime(millis: int) -> None:
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    try:
+        full = epoch + dt.timedelta(milliseconds=millis)  # fastavro's timestamp-millis
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            iso_timestamp(millis)
+        with pytest.raises(OverflowError):
+            IsoMillis()(millis)
+        return
+    assert iso_timestamp(millis) == iso_timestamp(full)
+    assert aware_datetime(millis) == full
+    kept = IsoMillis(kept=2)
+    assert kept(millis) == kept(millis) == iso_timestamp(full)
+
+
+def test_iso_millis_keeps_a_bounded_number_of_seconds_and_stays_right() -> None:
+    rng = random.Random(3)
+    kept = IsoMillis(kept=8)
+    for _ in range(2000):
+        millis = rng.choice([rng.randrange(1_700_000_000_000, 1_700_000_020_000), *EDGE_MILLIS[:4]])
+        assert kept(millis) == iso_timestamp(millis)
+        assert len(kept._seconds) <= 8
+    assert kept(None) is None
+    at = dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
+    assert kept(at) == iso_timestamp(at)
