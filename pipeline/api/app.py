@@ -26,7 +26,8 @@ from pipeline.api.feeds import Feeds
 from pipeline.api.limits import BodyLimit
 from pipeline.api.live import Hub
 from pipeline.api.metrics import Metrics
-from pipeline.api.sampler import Sample, Sampler
+from pipeline.api.sample import Sample
+from pipeline.api.sampler import Sampler
 from pipeline.api.settings import ApiSettings
 from pipeline.api.windows import AnalyticsWindows
 from pipeline.config import Settings

@@ -1,33 +1,27 @@
 """Alerts and dead letters as they arrive: one reader for every client of the API.
 
-A consumer without a group (nothing committed) is assigned every partition of the alerts
-topic and the dead-letter topic from their start, reading committed records only (a
-service writing them in a transaction that aborts is never shown). It keeps the last few
-of each, decoded, and counts them by kind; requests and the live stream read from here.
-Topics that do not exist yet are picked up when they appear.
+A `TopicTail` of the alerts topic and the dead-letter topic: every partition from its
+start, committed records only. It keeps the last few of each, decoded, and counts them by
+kind; requests and the live stream read from here.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter, deque
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
+from confluent_kafka import Message
 
-from pipeline import registry_client
+from pipeline.api.topic_tail import TopicTail
 from pipeline.config import Settings
 from pipeline.dlq import header_pairs
 from pipeline.errors import PipelineError
-from pipeline.kafka import clients
-from pipeline.registry_client import value_subject
 from pipeline.serde import AvroDecoder
 
 PREVIEW_BYTES = 64
-RECHECK_S = 3.0
 
 
 def preview(value: bytes | None) -> dict[str, Any]:
@@ -106,65 +100,18 @@ class Feed:
             return dict(self.by_kind)
 
 
-class Feeds:
+class Feeds(TopicTail):
     def __init__(self, settings: Settings, size: int) -> None:
-        self.settings = settings
+        topics = (settings.alerts_topic, settings.dlq_topic)
+        super().__init__(
+            settings, name="api-feeds", topics=topics, decoded_topic=settings.alerts_topic
+        )
         self.alerts = Feed(size)
         self.dead_letters = Feed(size)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._assigned: set[tuple[str, int]] = set()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="api-feeds", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        config = clients.consumer_config(
-            self.settings,
-            "order-pipeline-api-feeds",  # librdkafka wants one; nothing is ever committed
-            **{"isolation.level": "read_committed", "log_level": 2},
-        )
-        consumer = clients.consumer(config)
-        registry = registry_client.connect(self.settings, timeout_s=5)
-        decoder = AvroDecoder(registry, value_subject(self.settings.alerts_topic))
-        try:
-            checked = 0.0
-            while not self._stop.is_set():
-                if time.monotonic() - checked > RECHECK_S:
-                    checked = time.monotonic()
-                    self._assign_new(consumer)
-                if not self._assigned:
-                    self._stop.wait(0.5)
-                    continue
-                for message in consumer.consume(500, 0.5):
-                    if message.error() is None:
-                        self._take(message, decoder)
-        finally:
-            consumer.close()
-            registry.close()
-
-    def _assign_new(self, consumer: Any) -> None:
-        wanted = (self.settings.alerts_topic, self.settings.dlq_topic)
-        try:
-            topics = consumer.list_topics(timeout=3).topics
-        except Exception:  # the broker is down: the sampler reports it; try again later
-            return
-        new = [
-            TopicPartition(name, partition, OFFSET_BEGINNING)
-            for name in wanted
-            if name in topics and topics[name].error is None
-            for partition in topics[name].partitions
-            if (name, partition) not in self._assigned
-        ]
-        if new:
-            consumer.incremental_assign(new)
-            self._assigned.update((tp.topic, tp.partition) for tp in new)
+    def _take_all(self, consumer: Any, messages: list[Message], decoder: AvroDecoder) -> None:
+        for message in messages:
+            self._take(message, decoder)
 
     def _take(self, message: Message, decoder: AvroDecoder) -> None:
         if message.topic() == self.settings.dlq_topic:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pipeline.api.feeds import Feeds
-from pipeline.api.sampler import Sample
+from pipeline.api.sample import Sample
 from pipeline.api.windows import AnalyticsWindows
 
 PER_TICK = 20

@@ -14,11 +14,12 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from pipeline import registry_client
-from pipeline.api.health import PROBE_TIMEOUT_S, HealthWatch, PartHealth, accepting
+from pipeline.api.health import PROBE_TIMEOUT_S, HealthWatch, accepting
+from pipeline.api.sample import Sample, group_lag, rate_of
 from pipeline.api.settings import ApiSettings
 from pipeline.api.store_probe import StoreProbe
 from pipeline.api.store_queries import store_address
@@ -40,44 +41,6 @@ def stats_topic(settings: Settings) -> str:
 def service_groups(settings: Settings, api: ApiSettings) -> tuple[str, ...]:
     """The groups whose lag is followed: those named, else the three services' own."""
     return api.groups or tuple(group_for(service, settings) for service in SERVICES)
-
-
-@dataclass(frozen=True)
-class GroupLag:
-    group: str
-    lag: int
-    consumed: int  # sum of committed offsets: events in, as a counter
-    partitions: dict[int, int]  # partition → lag
-    rate: float | None  # committed events/s since the last sample
-
-
-@dataclass(frozen=True)
-class Sample:
-    taken_at: float
-    health: dict[str, PartHealth]
-    topic_ends: dict[str, int] = field(default_factory=dict)  # topic → sum of end offsets
-    topic_rates: dict[str, float | None] = field(default_factory=dict)
-    groups: dict[str, GroupLag] = field(default_factory=dict)
-    store_rows: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "t": round(self.taken_at, 3),
-            "health": {name: part.to_dict() for name, part in self.health.items()},
-            "topics": {
-                name: {"end": end, "rate": _round(self.topic_rates.get(name))}
-                for name, end in self.topic_ends.items()
-            },
-            "groups": {
-                name: {"lag": g.lag, "consumed": g.consumed, "rate": _round(g.rate)}
-                for name, g in self.groups.items()
-            },
-            "store_rows": self.store_rows,
-        }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 class Sampler:
@@ -218,37 +181,16 @@ class Sampler:
         partitions = topic_partitions(self._admin, self.topics)
         ends = end_offsets(self._admin, partitions)
         totals: dict[str, int] = {}
-        for (topic, _), end in ends.items():
-            totals[topic] = totals.get(topic, 0) + end
+        for (name, _), end in ends.items():
+            totals[name] = totals.get(name, 0) + end
         elapsed = sample.taken_at - previous.taken_at
-        rates = {t: _rate(n, previous.topic_ends.get(t), elapsed) for t, n in totals.items()}
+        rates = {t: rate_of(n, previous.topic_ends.get(t), elapsed) for t, n in totals.items()}
         groups = {}
         assert self._committed is not None
-        own = [(t, p) for t, p in partitions if t == self.settings.topic]
+        topic = self.settings.topic
+        own = [(t, p) for t, p in partitions if t == topic]
         for group in self.groups:
             committed = self._committed.of(group, own)
-            groups[group] = self._lag(group, committed, ends, previous, elapsed)
+            before = previous.groups.get(group)
+            groups[group] = group_lag(group, topic, committed, ends, before, elapsed)
         return Sample(sample.taken_at, sample.health, totals, rates, groups, sample.store_rows)
-
-    def _lag(
-        self,
-        group: str,
-        committed: dict[tuple[str, int], int],
-        ends: dict[tuple[str, int], int],
-        previous: Sample,
-        elapsed: float,
-    ) -> GroupLag:
-        topic = self.settings.topic
-        per_partition = {
-            p: max(0, end - committed.get((t, p), 0)) for (t, p), end in ends.items() if t == topic
-        }
-        consumed = sum(n for (t, _), n in committed.items() if t == topic)
-        before = previous.groups.get(group)
-        rate = _rate(consumed, before.consumed if before else None, elapsed)
-        return GroupLag(group, sum(per_partition.values()), consumed, per_partition, rate)
-
-
-def _rate(now: int, before: int | None, elapsed: float) -> float | None:
-    if before is None or elapsed <= 0:
-        return None
-    return max(0, now - before) / elapsed

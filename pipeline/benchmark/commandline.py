@@ -9,10 +9,12 @@ stopped after. A pipeline error ends the run with one line and exit 1; Ctrl-C wi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from pipeline.benchmark.stack import Target
 from pipeline.config import Settings, load_client_properties
@@ -24,6 +26,19 @@ Out = Callable[[str], None]  # where a benchmark's lines go (stdout here, click.
 
 def say(line: str) -> None:
     print(line, flush=True)  # at once, even into a pipe: runs take minutes
+
+
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    """`--json PATH`: where `show_figures` also writes the figures."""
+    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+
+
+def show_figures(figures: Mapping[str, Any], lines: list[str], json_path: Path | None) -> None:
+    """Print a benchmark's summary lines, and write its figures as JSON where asked to."""
+    for line in lines:
+        say(line)
+    if json_path is not None:
+        json_path.write_text(json.dumps(figures, indent=2))
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,13 +23,18 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from confluent_kafka.schema_registry import Schema
 
 from pipeline import registry_client
-from pipeline.benchmark.commandline import add_target_arguments, run_main, say, target_of
+from pipeline.benchmark.commandline import (
+    add_json_argument,
+    add_target_arguments,
+    run_main,
+    show_figures,
+    target_of,
+)
 from pipeline.benchmark.registry_process import registry_process
 from pipeline.benchmark.stack import BenchError, Target, bench_stack
 from pipeline.benchmark.stats import percentile
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registrations", type=int, default=200, help="Per repeat [200].")
     parser.add_argument("--seconds", type=float, default=3.0, help="Per lookup repeat [3].")
     parser.add_argument("--repeats", type=int, default=3, help="Figures are medians [3].")
-    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    add_json_argument(parser)
     add_target_arguments(parser)
     args = parser.parse_args(argv)
     options = RegistryBenchOptions(
@@ -195,10 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> None:
         results = run_registry_bench(target_of(args), options)
-        for line in summary_lines(results):
-            say(line)
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=2))
+        show_figures(results, summary_lines(results), args.json)
 
     return run_main(body)
 

@@ -16,7 +16,6 @@ The versions take turns within each repeat, so they share the machine's moments 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import statistics
@@ -28,7 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import registry_client
-from pipeline.benchmark.commandline import add_target_arguments, run_main, say, target_of
+from pipeline.benchmark.commandline import (
+    add_json_argument,
+    add_target_arguments,
+    run_main,
+    say,
+    show_figures,
+    target_of,
+)
 from pipeline.benchmark.registry import raw_rate, record, registration_ms
 from pipeline.benchmark.registry_process import registry_process
 from pipeline.benchmark.stack import BenchError, bench_stack
@@ -152,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="One-connection lookups [3].")
     parser.add_argument("--load-seconds", type=int, default=8, help="Each wrk run [8].")
     parser.add_argument("--repeats", type=int, default=3, help="Figures are medians [3].")
-    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    add_json_argument(parser)
     add_target_arguments(parser)
     args = parser.parse_args(argv)
     target = target_of(args)
@@ -166,10 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> None:
         results = run(target.settings, options, target.own_broker)
-        for line in table(results):
-            say(line)
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=2))
+        show_figures(results, table(results), args.json)
 
     return run_main(body)
 

@@ -110,6 +110,13 @@ class Runner:
         self._stop.set()
 
     def run(self) -> RunSummary:
+        # Signals are heard from the very start: a stop asked for while the service is still
+        # starting (restoring state, waiting on a predecessor's transaction) ends it cleanly,
+        # as one asked for later does, instead of killing it mid-start.
+        with stop_on_signals(self._stop, self.options.handle_signals):
+            return self._run()
+
+    def _run(self) -> RunSummary:
         self._admin.ensure(
             [
                 TopicSpec(self.settings.topic, self.settings.partitions),
@@ -131,14 +138,13 @@ class Runner:
         consumer = clients.consumer(self._consumer_config())
         assignment = self._assignment
         try:
-            with stop_on_signals(self._stop, self.options.handle_signals):
-                consumer.subscribe(
-                    [self.settings.topic, *replays],
-                    on_assign=assignment.on_assign,
-                    on_revoke=assignment.on_revoke,
-                    on_lost=assignment.on_lost,
-                )
-                self._loop(consumer, decoder, dlq)
+            consumer.subscribe(
+                [self.settings.topic, *replays],
+                on_assign=assignment.on_assign,
+                on_revoke=assignment.on_revoke,
+                on_lost=assignment.on_lost,
+            )
+            self._loop(consumer, decoder, dlq)
         except KafkaException as exc:  # fatal: authentication, authorization, a fenced member
             raise ConsumeError(f"{self.service.name} stopped: {exc.args[0].str()}") from exc
         finally:

@@ -9,7 +9,7 @@ import time
 from pipeline.api.feeds import Feeds
 from pipeline.api.health import PartHealth
 from pipeline.api.live import Hub
-from pipeline.api.sampler import Sample
+from pipeline.api.sample import Sample
 from pipeline.api.windows import AnalyticsWindows
 from pipeline.config import Settings
 from pipeline.services.windows import ClosedWindow

@@ -4,13 +4,20 @@ the flags and the environment; bad input is one line and a non-zero exit."""
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from pipeline.benchmark.commandline import add_target_arguments, run_main, target_of
+from pipeline.benchmark.commandline import (
+    add_json_argument,
+    add_target_arguments,
+    run_main,
+    show_figures,
+    target_of,
+)
 from pipeline.benchmark.registry import main as registry_main
 from pipeline.errors import ConfigError
 
@@ -43,6 +50,20 @@ def test_what_is_not_named_is_started_for_the_run(monkeypatch: pytest.MonkeyPatc
     target = target_of(parser.parse_args([]))
     assert target.own_broker and not target.own_registry
     assert target.settings.registry_url == "http://r:2"
+
+
+def test_figures_are_printed_and_written_as_json_only_where_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_json_argument(parser)
+    figures = {"lookups_per_s": 1234.5}
+    show_figures(figures, ["a line", "another"], parser.parse_args([]).json)
+    assert capsys.readouterr().out == "a line\nanother\n"
+    assert list(tmp_path.iterdir()) == []
+    path = tmp_path / "figures.json"
+    show_figures(figures, [], parser.parse_args(["--json", str(path)]).json)
+    assert json.loads(path.read_text()) == figures
 
 
 def test_a_pipeline_error_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,29 +16,25 @@ test_registry_restart's subject, not this one's).
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-import psutil
 import pytest
 from confluent_kafka import KafkaError, Message
 
 import pipeline.producer as producer_module
 from pipeline import registry_client
 from pipeline.config import Settings
-from pipeline.devstack import kafka, stack
-from pipeline.devstack import testing as devstack_testing  # its test_* would be collected
+from pipeline.devstack import stack
 from pipeline.devstack.layout import DevStackSettings
 from pipeline.kafka.admin import ensure_topics
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions, ProduceSummary, send_events
 from pipeline.schema_files import load_schema_file
 from pipeline.serde import AvroDecoder, AvroEncoder
 from tests.faults.helpers import high_watermarks, seeded_events, wait_for
+from tests.killable_broker import kill_broker
 from tests.order_helpers import read_all, register_v1
 
 RATE = 3_000.0  # events/s, so that the producer is mid-run when the broker goes
@@ -55,24 +51,6 @@ class RecordingSummary(ProduceSummary):
         super().delivery_report(error, message)
         if error is None:
             self.acked.append(message.value() or b"")
-
-
-@pytest.fixture(scope="module")
-def broker_of_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStackSettings]:
-    """A broker on free ports in tmp (the session broker is never disturbed); always stopped."""
-    stack_settings = devstack_testing.test_stack_settings(tmp_path_factory.mktemp("stack"))
-    try:
-        stack.start_kafka(stack_settings)
-        yield stack_settings
-    finally:
-        stack.down(stack_settings)
-
-
-@pytest.fixture
-def own_broker(broker_of_module: DevStackSettings) -> DevStackSettings:
-    """The module's broker, running (started again if a test before left it down)."""
-    stack.start_kafka(broker_of_module)
-    return broker_of_module
 
 
 @pytest.fixture
@@ -207,12 +185,6 @@ class ProducerRun:
         summary = self._summaries[0]
         assert isinstance(summary, RecordingSummary)
         return summary
-
-
-def kill_broker(own: DevStackSettings) -> None:
-    pid = int(own.pid_file(kafka.PART).read_text())
-    os.kill(pid, signal.SIGKILL)
-    psutil.Process(pid).wait(timeout=10)
 
 
 def event_ids(settings: Settings) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pipeline.registry.embedded import embedded_registry
 from pipeline.registry.server import RegistryServer
+from tests.paths import REPO_ROOT
 
 
 def record(name: str, *fields: dict[str, Any]) -> str:
@@ -57,3 +60,20 @@ def own_server(bootstrap: str, topic: str | None = None, **config: Any) -> Itera
     """A registry of this test's own, on a free port and (by default) a fresh topic."""
     with embedded_registry(bootstrap, topic=topic, **config) as server:
         yield server
+
+
+@contextmanager
+def serving_process(command: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """`command` (one that serves a registry) run from the repository as a process of its
+    own, unbuffered, without basic auth; killed at the end if it still runs."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("SCHEMA_REGISTRY_BASIC_AUTH_USERS", None)
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -13,21 +11,14 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from pipeline.cli.main import cli
-from tests.registry.helpers import call, field, record, register
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.registry.helpers import call, field, record, register, serving_process
 
 
 def test_serve_until_sigterm(kafka_bootstrap: str) -> None:
     topic = f"_schemas-test-{uuid.uuid4().hex[:8]}"
     command = [sys.executable, "cli.py", "--bootstrap-servers", kafka_bootstrap]
     command += ["registry", "serve", "--port", "0", "--topic", topic]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("SCHEMA_REGISTRY_BASIC_AUTH_USERS", None)
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
+    with serving_process(command) as process:
         assert process.stdout is not None
         first = process.stdout.readline()
         match = re.search(r"listening on (http://127\.0\.0\.1:\d+) \(topic (\S+)\)", first)
@@ -38,10 +29,6 @@ def test_serve_until_sigterm(kafka_bootstrap: str) -> None:
         assert call(url, "GET", "/subjects") == (200, ["cli-value"])
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, err
     assert re.search(r"stopped after 0m\d\ds: 1 subjects, 1 schema ids", out), out
 

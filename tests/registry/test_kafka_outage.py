@@ -16,7 +16,7 @@ import pytest
 from pipeline.devstack import stack
 from pipeline.devstack.layout import DevStackSettings
 from pipeline.registry.server import RegistryServer
-from tests.registry.conftest import kill_broker
+from tests.killable_broker import kill_broker
 from tests.registry.helpers import call, field, own_server, record, register
 
 pytestmark = pytest.mark.faults

@@ -3,18 +3,13 @@ registry that cannot recover exits instead of serving a frozen copy of its state
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from pipeline.devstack.parts import registry_answers
 from pipeline.kafka.admin import Admin
-from tests.registry.helpers import call, field, own_server, record, register
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.registry.helpers import call, field, own_server, record, register, serving_process
 
 
 def test_ready_names_this_instance_as_the_writer(registry_url: str) -> None:
@@ -43,22 +38,13 @@ def test_a_registry_whose_topic_is_deleted_exits_non_zero(
     topic = unique("_schemas-gone")
     command = [sys.executable, "-m", "pipeline.registry", "--bootstrap-servers", kafka_bootstrap]
     command += ["--port", "0", "--topic", topic]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("SCHEMA_REGISTRY_BASIC_AUTH_USERS", None)
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
+    with serving_process(command) as process:
         assert process.stdout is not None
         match = re.search(r"listening on (http://\S+)", process.stdout.readline())
         assert match is not None
         register(match.group(1), "gone-value", record("Gone", field("id", "string")))
         Admin({"bootstrap.servers": kafka_bootstrap}).delete([topic])
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 1, (out, err)
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert errors == [f"Error: topic {topic} was deleted; this registry's state is gone with it"]

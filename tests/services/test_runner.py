@@ -235,3 +235,31 @@ def test_sigterm_finishes_the_batch_commits_and_exits(settings: Settings) -> Non
     assert final["analytics"]["totals"]["events"] == 120
     assert final["run"]["guarantee"] == "exactly-once" and final["run"]["transactions"] >= 1
     assert committed_total(settings, f"{settings.topic}-sig") == 120
+
+
+class SignalledAdmin:
+    """The runner's real topic admin, but Ctrl-C arrives while it ensures the topics: the
+    service is still starting (a stateful one may restore state for a long while here)."""
+
+    def __init__(self, admin: object) -> None:
+        self._admin = admin
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._admin, name)
+
+    def ensure(self, specs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        self._admin.ensure(specs)  # type: ignore[attr-defined]
+
+
+def test_a_stop_asked_for_while_starting_ends_the_run_cleanly(settings: Settings) -> None:
+    register_v1(settings)
+    produce(settings, ProduceOptions(count=50, seed=61))
+    service = Analytics(settings)
+    runner = Runner(settings, service, RunOptions(idle_timeout_s=15.0, handle_signals=True))
+    runner._admin = SignalledAdmin(runner._admin)  # type: ignore[assignment]
+    previous = signal.getsignal(signal.SIGINT)
+    summary = runner.run()  # before: KeyboardInterrupt out of the start, nothing closed
+    assert summary.stopped_by == "stop-request"
+    assert summary.consumed == 0  # stopped before reading anything
+    assert signal.getsignal(signal.SIGINT) is previous  # handlers given back
