@@ -12,7 +12,7 @@ would) and restored twice on a fresh assignment: from the changelog alone (the s
 folder deleted) and from the local file (nothing to catch up).
 
     python -m pipeline.benchmark.stateful [--events N] [--orders N ...] [--repeats N]
-        [--services order-processor analytics] [--no-restore]
+        [--batch-size N] [--services order-processor analytics] [--no-restore]
 """
 
 from __future__ import annotations
@@ -44,9 +44,14 @@ from pipeline.services.summary import RunSummary
 
 RESULTS = Path("bench/results/stateful.json")
 ORDERS_PER_TRANSACTION = 5_000
+# At-least-once commits each batch of at most this many; exactly-once takes up to
+# RunOptions.transaction_batch_size (or this, if larger) of a backlog per transaction.
+BATCH_SIZE = 1000
 
 
-def service_rate(lane: Lane, name: str, guarantee: Guarantee, events: int, folder: Path) -> float:
+def service_rate(
+    lane: Lane, name: str, guarantee: Guarantee, events: int, folder: Path, batch_size: int
+) -> float:
     """Events/s of one run of `name` over the lane's topic, first batch to last."""
     settings = lane.settings.with_(state_dir=folder / f"state-{time.time_ns()}")
     service = OrderProcessor(settings) if name == "order-processor" else Analytics(settings)
@@ -65,7 +70,7 @@ def service_rate(lane: Lane, name: str, guarantee: Guarantee, events: int, folde
         idle_timeout_s=30,
         handle_signals=False,
         guarantee=guarantee,
-        batch_size=1000,
+        batch_size=batch_size,
     )
     summary = Runner(settings, service, options, on_tick=tick).run()
     if summary.consumed < events or len(marks) < 2:
@@ -127,6 +132,7 @@ def run(
     orders: list[int],
     repeats: int,
     services: tuple[str, ...] = SERVICES,
+    batch_size: int = BATCH_SIZE,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-stateful-") as tmp:
         folder = Path(tmp)
@@ -144,7 +150,7 @@ def run(
                 # Alternate which guarantee goes first, so neither always gets a warm start.
                 order = list(Guarantee) if round_number % 2 else list(reversed(Guarantee))
                 for guarantee in order:
-                    rate = service_rate(lane, name, guarantee, events, folder)
+                    rate = service_rate(lane, name, guarantee, events, folder, batch_size)
                     rates.setdefault(name, {}).setdefault(guarantee.value, []).append(rate)
                 by = rates[name]
                 loads.append(machine())
@@ -159,6 +165,7 @@ def run(
     return {
         "events": events,
         "repeats": repeats,
+        "batch_size": batch_size,
         "rates": rates,
         "restores": restores,
         "machine": {"cores": os.cpu_count(), "load_1m": [m["load_1m"] for m in loads]},
@@ -179,6 +186,12 @@ def _one_partition(settings: Settings) -> Settings:
 
 def describe(result: dict[str, Any]) -> list[str]:
     lines = [f"stateful services over {result['events']:,} events (median of {result['repeats']})"]
+    if "batch_size" in result:
+        most = max(result["batch_size"], RunOptions().transaction_batch_size)
+        lines.append(
+            f"batches: at-least-once {result['batch_size']:,} at most; exactly-once up to "
+            f"{most:,} of a backlog per transaction"
+        )
     if "machine" in result:
         loads = result["machine"]["load_1m"]
         lines.append(
@@ -214,6 +227,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--orders", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_SIZE,
+        help="at-least-once's batch (exactly-once: up to 5,000 of a backlog, or this if larger)",
+    )
     parser.add_argument("--services", nargs="+", choices=SERVICES, default=list(SERVICES))
     parser.add_argument("--no-restore", action="store_true", help="skip the restore timings")
     parser.add_argument("--bootstrap-servers")
@@ -225,7 +244,9 @@ def main() -> None:
     own = {"own_broker": not args.bootstrap_servers, "own_registry": not args.registry_url}
     with bench_stack(settings, **own) as ready:
         orders = [] if args.no_restore else args.orders
-        result = run(ready, args.events, orders, args.repeats, tuple(args.services))
+        result = run(
+            ready, args.events, orders, args.repeats, tuple(args.services), args.batch_size
+        )
     for line in describe(result):
         print(line)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

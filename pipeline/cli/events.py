@@ -146,7 +146,8 @@ def produce(
     type=count(1, 10_000),
     default=2000,
     show_default=True,
-    help="Messages handled, stored and committed together at most.",
+    help="Messages handled, stored and committed together at most (exactly-once: a "
+    "backlog is taken up to 5,000, or this if larger, per transaction).",
 )
 @click.option("--max-events", type=count(1), help="Stop after this many messages.")
 @click.option(

@@ -19,7 +19,7 @@ from pipeline import registry_client
 from pipeline.config import Settings
 from pipeline.events import generate_events
 from pipeline.kafka import clients
-from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.admin import Admin, ensure_topics
 from pipeline.producer import DEFAULT_SCHEMA, ProduceOptions, ProduceSummary, send_events
 from pipeline.schema_files import load_schema_file
 from pipeline.serde import AvroEncoder
@@ -103,6 +103,14 @@ class ServiceProcess:
             return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10))
         finally:
             consumer.close()
+
+    def holders(self) -> int:
+        """Members of the group that hold partitions: a started instance has joined once it
+        is one (a backlog can be committed by the first alone before the second is up)."""
+        admin = Admin.from_settings(self.settings)
+        futures = admin.client().describe_consumer_groups([self.group], request_timeout=10)
+        members = futures[self.group].result(timeout=10).members
+        return sum(1 for m in members if m.assignment and m.assignment.topic_partitions)
 
     def kill_once(self, rng: random.Random) -> Kill:
         """Start, let it commit a random share more of the stream, SIGKILL it a random few

@@ -99,6 +99,7 @@ def test_two_instances_one_joining_one_leaving_and_a_lost_folder_give_the_same_r
             first = service.start()
             assert wait_for(lambda s=service: s.committed() >= 3_000, timeout_s=90)
             second = service.start()  # joins: the group rebalances, state moves with it
+            assert wait_for(lambda s=service: s.holders() == 2, timeout_s=120, interval_s=0.5)
             assert wait_for(lambda s=service: s.committed() >= 9_000, timeout_s=120)
             first.terminate()  # leaves cleanly: its partitions go to the other
             assert first.wait(timeout=30) == 0
