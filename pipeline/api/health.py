@@ -14,7 +14,6 @@ connections but does not answer (hung, overloaded) is caught by the metadata req
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -37,24 +36,6 @@ class PartHealth:
 
     def to_dict(self) -> dict[str, Any]:
         return {"up": self.up, "address": self.address, "reason": self.reason}
-
-
-class Unreachable(PipelineError):
-    """Nothing accepts a connection at any of a part's addresses."""
-
-
-def accepting(addresses: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """Return once one of `addresses` ("host:port,host:port", as Kafka's bootstrap servers)
-    accepts a TCP connection; Unreachable naming each address and why, otherwise."""
-    failures = []
-    for address in (a.strip() for a in addresses.split(",") if a.strip()):
-        host, _, port = address.rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-                return
-        except (OSError, ValueError) as exc:
-            failures.append(f"{address}: {getattr(exc, 'strerror', None) or exc}")
-    raise Unreachable("nothing accepts connections at " + "; ".join(failures))
 
 
 # A probe returns "" when its part is up, or a note (up, but it said something: a 401);

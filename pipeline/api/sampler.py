@@ -18,13 +18,14 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline import registry_client
-from pipeline.api.health import PROBE_TIMEOUT_S, HealthWatch, accepting
+from pipeline.api.health import CONNECT_TIMEOUT_S, PROBE_TIMEOUT_S, HealthWatch
 from pipeline.api.sample import Sample, group_lag, rate_of
 from pipeline.api.settings import ApiSettings
 from pipeline.api.store_probe import StoreProbe
 from pipeline.api.store_queries import store_address
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
+from pipeline.kafka import clients
 from pipeline.kafka.admin import Admin
 from pipeline.kafka.groups import CommittedOffsets, end_offsets, topic_partitions
 from pipeline.services.groups import group_for
@@ -146,12 +147,13 @@ class Sampler:
         return sample
 
     def _probe_broker(self) -> str:
-        accepting(self.settings.bootstrap_servers)  # a stopped broker: refused, at once
+        # A stopped broker: refused, at once (the Kafka client's own reading of the list).
+        clients.require_reachable(self.settings, CONNECT_TIMEOUT_S)
         assert self._admin is not None
         try:
             self._admin.metadata()  # one that accepts but does not answer: its timeout
         except PipelineError:
-            accepting(self.settings.bootstrap_servers)  # gone meanwhile: say that instead
+            clients.require_reachable(self.settings, CONNECT_TIMEOUT_S)  # gone: say that
             raise
         return ""
 

@@ -76,7 +76,7 @@ def test_writes_work_again_within_seconds_of_kafka_returning(
     for subject, schema, expected in (("outage-c", C, 3), ("outage-d", B, 2)):
         began = time.monotonic()
         assert register(url, subject, schema)["id"] == expected
-        assert time.monotonic() - began < 5
+        assert time.monotonic() - began < 15  # wedged, it never answered; loaded: seconds
 
 
 def test_readiness_says_kafka_is_away_and_recovers_by_itself(
