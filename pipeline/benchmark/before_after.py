@@ -41,7 +41,13 @@ from pipeline.benchmark.before_after_runs import (
     Out,
     Session,
 )
-from pipeline.benchmark.commandline import add_target_arguments, run_main, say, target_of
+from pipeline.benchmark.commandline import (
+    add_target_arguments,
+    at_least_one,
+    run_main,
+    say,
+    target_of,
+)
 from pipeline.benchmark.options import RESULTS_DIR
 from pipeline.benchmark.stack import Target, workspace
 from pipeline.benchmark.trees import release_before, this_tree
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="Every figure once, small.")
     parser.add_argument(
-        "--repeats", type=int, help=f"Runs per figure; medians [{defaults.repeats}]."
+        "--repeats", type=at_least_one, help=f"Runs per figure; medians [{defaults.repeats}]."
     )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="[bench/results]")
     add_target_arguments(parser)

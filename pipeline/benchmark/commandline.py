@@ -28,6 +28,17 @@ def say(line: str) -> None:
     print(line, flush=True)  # at once, even into a pipe: runs take minutes
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type for counts (runs, repeats): a whole number of one or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def add_json_argument(parser: argparse.ArgumentParser) -> None:
     """`--json PATH`: where `show_figures` also writes the figures."""
     parser.add_argument("--json", type=Path, help="Also write the figures here.")

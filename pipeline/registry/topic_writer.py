@@ -136,10 +136,11 @@ class TopicWriter:
             producer.purge()
             # librdkafka goes on with a timed-out commit in the background, so close() cannot
             # abort it and warns so: expected here, the next initialisation settles it.
-            warnings.filterwarnings(
-                "ignore", "Producer abort_transaction failed during close", RuntimeWarning
-            )
-            producer.close()
+            with warnings.catch_warnings():  # this close only, not the whole process's
+                warnings.filterwarnings(
+                    "ignore", "Producer abort_transaction failed during close", RuntimeWarning
+                )
+                producer.close()
 
     def close(self) -> None:
         with self._lock:

@@ -39,11 +39,12 @@ def read_windows(settings: Settings) -> list[ClosedWindow]:
     values = read_committed(settings, topic)
     if not values:
         return []
-    decoder = AvroDecoder(registry_client.connect(settings), registry_client.value_subject(topic))
-    try:
-        return [window_of(decoder.decode(value)[1]) for value in values]
-    except DecodeError as exc:
-        raise StatsError(f"{topic} holds a record that is not order_stats: {exc}") from exc
+    with registry_client.connected(settings) as client:
+        decoder = AvroDecoder(client, registry_client.value_subject(topic))
+        try:
+            return [window_of(decoder.decode(value)[1]) for value in values]
+        except DecodeError as exc:
+            raise StatsError(f"{topic} holds a record that is not order_stats: {exc}") from exc
 
 
 def read_picture(settings: Settings) -> Picture:

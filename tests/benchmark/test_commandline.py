@@ -92,3 +92,15 @@ def test_a_missing_properties_file_is_one_line(
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and str(missing) in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("repeats", ["0", "-2", "three"])
+def test_a_repeat_count_below_one_is_a_usage_error_before_anything_starts(
+    repeats: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.benchmark.before_after import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--repeats", repeats])  # before: 0 ran a warm-up, then an IndexError
+    assert exited.value.code == 2
+    assert "--repeats" in capsys.readouterr().err
