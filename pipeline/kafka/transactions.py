@@ -202,9 +202,10 @@ class OutputProducer:
         self.committed += 1
         self.last_commit_at = time.time()
 
-    def abort(self) -> None:
+    def abort(self, restart: bool = True) -> None:
         """Abort the open transaction (what it wrote stays invisible to read_committed),
-        then go on with a new producer (see the module's doc)."""
+        then go on with a new producer (see the module's doc), unless `restart` is False:
+        the caller is stopping, and a new producer's init would only delay the stop."""
         self._failed = None
         try:
             self._ready().abort_transaction(self.timeout_s)
@@ -215,6 +216,8 @@ class OutputProducer:
             log.warning("aborting the transaction: %s; starting anew", exc.args[0].str())
         self.aborted += 1
         self.close()
+        if not restart:
+            return
         try:
             self.start()
         except TransactionError as exc:

@@ -86,9 +86,9 @@ class BatchOutput:
         self.producer.last_commit_at = time.time()
         return True
 
-    def abort(self) -> None:
+    def abort(self, restart: bool = True) -> None:
         if self.exactly_once:
-            self.producer.abort()
+            self.producer.abort(restart)
 
     def close(self) -> None:
         self.producer.close()

@@ -89,9 +89,10 @@ class StatefulBatches:
     def begin(self) -> None:
         self.output.begin()
 
-    def abandon(self) -> None:
-        """Nothing of the batch is to count (it is read again later)."""
-        self.output.abort()
+    def abandon(self, restart: bool = True) -> None:
+        """Nothing of the batch is to count (it is read again later, or by the next run
+        when the service is stopping: `restart` False)."""
+        self.output.abort(restart)
         self.service.aborted()
 
     def finish(
@@ -103,7 +104,9 @@ class StatefulBatches:
         try:
             ready = [self._fitted(letter) for letter in letters]
         except DeadLetterError:
-            self.abandon()  # nothing of this letter entered the transaction; none of it counts
+            # Nothing of this letter entered the transaction; none of it counts; the service
+            # stops on this error, so no new producer is started for it.
+            self.abandon(restart=False)
             raise
         kinds: Counter[str] = Counter(letter.kind for letter in ready)
         self._failures.clear()
