@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -127,35 +128,35 @@ class Runner:
         # topic; it exists once a letter was replayed (a run started later reads it).
         replay = replay_topic(self.settings.topic, self.service.name)
         replays = [replay] if self._admin.partitions(replay) else []
-        registry = registry_client.connect(self.settings)
-        # A service that keeps uuids as text and times as epoch milliseconds (the storage
-        # service) is handed them so, not as objects it would only undo (serde.py).
-        plain = bool(getattr(self.service, "plain_values", False))
-        decoder = AvroDecoder(registry, value_subject(self.settings.topic), plain=plain)
-        dlq = DeadLetterWriter(self.settings)
-        if self.batches is not None:
-            self.batches.start()  # claims the state folder, fences a predecessor's producer
-        consumer = clients.consumer(self._consumer_config())
-        assignment = self._assignment
-        try:
-            consumer.subscribe(
-                [self.settings.topic, *replays],
-                on_assign=assignment.on_assign,
-                on_revoke=assignment.on_revoke,
-                on_lost=assignment.on_lost,
-            )
-            self._loop(consumer, decoder, dlq)
-        except KafkaException as exc:  # fatal: authentication, authorization, a fenced member
-            raise ConsumeError(f"{self.service.name} stopped: {exc.args[0].str()}") from exc
-        finally:
+        # Whatever is open is closed however the run ends, a second Ctrl-C during the start
+        # included; in reverse order: the consumer first (it revokes what is left, and the
+        # service hears of it), the service last.
+        with ExitStack() as opened:
+            opened.callback(self.service.close)
+            registry = registry_client.connect(self.settings)
+            opened.callback(registry.close)
+            # A service that keeps uuids as text and times as epoch milliseconds (the
+            # storage service) is handed them so, not as objects it would only undo.
+            plain = bool(getattr(self.service, "plain_values", False))
+            decoder = AvroDecoder(registry, value_subject(self.settings.topic), plain=plain)
+            dlq = DeadLetterWriter(self.settings)
+            opened.callback(dlq.close)
+            if self.batches is not None:
+                opened.callback(self.batches.close)
+                self.batches.start()  # claims the state folder, fences a predecessor's producer
+            consumer = clients.consumer(self._consumer_config())
+            opened.callback(consumer.close)
+            assignment = self._assignment
             try:
-                consumer.close()  # revokes what is left: the service hears of it first
-            finally:
-                dlq.close()
-                registry.close()
-                if self.batches is not None:
-                    self.batches.close()
-                self.service.close()
+                consumer.subscribe(
+                    [self.settings.topic, *replays],
+                    on_assign=assignment.on_assign,
+                    on_revoke=assignment.on_revoke,
+                    on_lost=assignment.on_lost,
+                )
+                self._loop(consumer, decoder, dlq)
+            except KafkaException as exc:  # fatal: authentication, authorization, fenced
+                raise ConsumeError(f"{self.service.name} stopped: {exc.args[0].str()}") from exc
         self._assignment.raise_failure()  # the last revocation (at close) failed
         self.summary.finish()
         return self.summary
