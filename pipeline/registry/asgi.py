@@ -81,8 +81,15 @@ class RegistryApp:
         request = Request(exchange.method, params, query, body)
         registry = self.registry
         assert registry is not None, "served before the registry was set"
-        if exchange.method == "GET":
-            result = handler(registry, request)
+        lock = registry.state.lock
+        if exchange.method == "GET" and lock.acquire(blocking=False):
+            # A read of the in-memory state is answered on the loop, unless a write holds the
+            # state (its compatibility checks can take a while): it then waits in the pool,
+            # so the loop goes on answering everyone else.
+            try:
+                result = handler(registry, request)
+            finally:
+                lock.release()
         else:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self.workers, handler, registry, request)
