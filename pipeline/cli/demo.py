@@ -90,8 +90,8 @@ def print_summary(report: DemoReport, db: str) -> None:
     click.echo(f"- analytics by status: {json.dumps(snap.get('by_status', {}))}")
     click.echo(f"- analytics by source: {json.dumps(snap.get('by_source', {}))}")
     click.echo(
-        f"- analytics closed {report.windows_closed} one-minute windows on event time, each "
-        "written once to the stats topic (python cli.py stats)"
+        f"- closed one-minute windows on the stats topic: {report.windows_closed}, each "
+        "written once as analytics closed it on event time (python cli.py stats)"
     )
     click.echo(f"- order processor, since its restart after the kill: {report.processor}")
     sources = sorted({str(r.get("source")) for r in report.processor_restores.values()})

@@ -77,7 +77,7 @@ class DemoReport:
     dead_letters: int = 0  # this run's, not the topic's total across runs
     dead_messages: int = 0  # the distinct messages they copy
     dead_services: int = 0  # the services that dead-lettered them
-    windows_closed: int = 0  # merged one-minute windows on the stats topic, read committed
+    windows_closed: int = 0  # merged windows on the stats topic (every run's), read committed
     timeline: reports.Table | None = None
 
 
