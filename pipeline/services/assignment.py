@@ -29,18 +29,24 @@ Key = tuple[str, int]
 # Told of partitions given up, while still owned: revoked (commit=True: commit their done
 # work now) or lost (commit=False: another member may own them already).
 GiveUp = Callable[[Consumer, set[Key], bool], None]
+# Told of the positions a service holds for partitions just assigned (at-least-once only:
+# under exactly-once the offsets move in the service's transactions alone).
+Adopt = Callable[[Mapping[Key, int]], None]
 
 
 class Assignment:
     """The partitions assigned to this consumer, with their topics' ids."""
 
-    def __init__(self, service: Service, admin: Admin, give_up: GiveUp) -> None:
+    def __init__(
+        self, service: Service, admin: Admin, give_up: GiveUp, adopt: Adopt | None = None
+    ) -> None:
         self._service = service
         self._aware: PartitionAware | None = (
             service if isinstance(service, PartitionAware) else None
         )
         self._admin = admin
         self._give_up = give_up
+        self._adopt = adopt
         self._owned: dict[Key, PartitionRef] = {}
         self._failure: BaseException | None = None
         self.changes = 0  # assignments and revocations seen (the loop resets its idle timer)
@@ -88,6 +94,8 @@ class Assignment:
                 [TopicPartition(r.topic, r.partition, starts.get(r, OFFSET_INVALID)) for r in refs]
             )
             self._owned.update({(r.topic, r.partition): r for r in refs})
+            if self._adopt is not None and starts:
+                self._adopt({(r.topic, r.partition): offset for r, offset in starts.items()})
             log.info("%s assigned %s", self._service.name, _names(refs))
         except Exception as exc:
             self._fail(exc, "assignment")

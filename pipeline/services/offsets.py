@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 
 from confluent_kafka import Message, TopicPartition
 
@@ -19,6 +19,13 @@ class OffsetBook:
         for message in messages:
             key = (message.topic() or "", message.partition() or 0)
             offset = (message.offset() or 0) + 1
+            if offset > self._next.get(key, -1):
+                self._next[key] = offset
+
+    def adopt(self, starts: Mapping[Key, int]) -> None:
+        """Positions a service already holds (its store's): done work, to be committed, so
+        the group's offsets follow the store even where nothing more is read."""
+        for key, offset in starts.items():
             if offset > self._next.get(key, -1):
                 self._next[key] = offset
 

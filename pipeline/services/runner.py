@@ -97,7 +97,10 @@ class Runner:
         self._idle_since = time.monotonic()  # reset by data and by a new assignment
         self._registry_failures = 0  # consecutive batches the registry could not serve
         self._admin = Admin.from_settings(settings)  # no I/O until first used
-        self._assignment = Assignment(service, self._admin, self._give_up)
+        # The positions a store holds become offsets to commit (a stateful service's offsets
+        # move with its state, in its own batches).
+        adopt = None if isinstance(service, Stateful) else self._book.adopt
+        self._assignment = Assignment(service, self._admin, self._give_up, adopt)
         self.batches: StatefulBatches | None = None
         if isinstance(service, Stateful):
             guarantee = self.options.guarantee or Guarantee.EXACTLY_ONCE

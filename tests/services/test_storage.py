@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from pipeline.serde import AvroEncoder
 from pipeline.services.groups import group_for
 from pipeline.services.runner import Runner, RunOptions
 from pipeline.services.storage import StorageService, registry_identity
-from tests.faults.helpers import ROOT
+from tests.faults.helpers import ROOT, high_watermarks, offsets
 from tests.order_helpers import fetch, stored_rows
 from tests.store.schemas import USER_ID_AS_INT, V1, V2, event, evolve, order_value, writer
 
@@ -448,3 +449,21 @@ def test_storage_into_postgresql_gets_a_group_of_its_own() -> None:
     other_user = "postgresql://someone@127.0.0.1:5432/orders"
     assert group_for("storage", Settings(store_url=other_user)) == group  # same rows, same group
     assert group_for("analytics", Settings(store_url=writer_url)) == "analytics"
+
+
+def test_a_group_behind_the_stores_positions_commits_them(settings: Settings) -> None:
+    """The store's own positions win at assignment (it skips what it holds); the group's
+    Kafka offsets follow them, so its lag reads right though it read nothing: here a new
+    group on a full store (as after a partition was lost and given back under load)."""
+    v1 = register(settings, V1)
+    values = lifecycle_events(300, seed=9)
+    send(settings, [(v1.encode(v), v["order_id"]) for v in values])
+    assert run_storage(settings, max_events=300).stored == 300
+
+    service = StorageService(settings)
+    later = RunOptions(group_id=f"{group_of(settings)}-later", idle_timeout_s=5.0)
+    runner = Runner(settings, service, replace(later, handle_signals=False))
+    summary = runner.run()
+    assert (summary.consumed, service.stored) == (0, 0)  # nothing read twice
+    # Before: nothing committed, so the group showed the whole topic as lag.
+    assert [c for c, _ in offsets(settings, later.group_id or "")] == high_watermarks(settings)
