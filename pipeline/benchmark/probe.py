@@ -28,12 +28,14 @@ from array import array
 from contextlib import closing
 from itertools import islice
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import psutil
 
 import pipeline
+
+# The tree on the path's own reading of the config (both trees have it, the same).
+from pipeline.benchmark.worker import settings_from
 from pipeline.config import Settings
 from pipeline.events import generate_events
 from pipeline.kafka import clients
@@ -44,18 +46,6 @@ from pipeline.services.storage import StorageService
 MiB = 2**20
 ORDERS_IN_FLIGHT = 1000
 POLL_EVERY = 1000  # the raw loop serves delivery reports this often
-
-
-def settings_from(config: dict[str, Any]) -> Settings:
-    return Settings(
-        bootstrap_servers=config["bootstrap_servers"],
-        registry_url=config["registry_url"],
-        registry_auth=config.get("registry_auth"),
-        topic=config["topic"],
-        dlq_topic=config["dlq_topic"],
-        db_path=Path(config["db_path"]),
-        client_properties=MappingProxyType(dict(config.get("client_properties", {}))),
-    )
 
 
 def run_produce(settings: Settings, config: dict[str, Any]) -> dict[str, Any]:

@@ -23,11 +23,13 @@ import sys
 import time
 from itertools import islice
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import pipeline
 from pipeline import registry_client
+
+# The tree on the path's own reading of the config (both trees have it, the same).
+from pipeline.benchmark.worker import settings_from
 from pipeline.config import Settings
 from pipeline.events import generate_events
 from pipeline.model import Event
@@ -111,15 +113,7 @@ def _store(
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
     print(f"TREE {Path(pipeline.__file__).resolve().parent.parent}", flush=True)
-    settings = Settings(
-        bootstrap_servers=config["bootstrap_servers"],
-        registry_url=config["registry_url"],
-        registry_auth=config.get("registry_auth"),
-        topic=config["topic"],
-        dlq_topic=config["dlq_topic"],
-        db_path=Path(config["db_path"]),
-        client_properties=MappingProxyType(dict(config.get("client_properties", {}))),
-    )
+    settings = settings_from(config)
     print("RESULT " + json.dumps(run_stages(settings, config)), flush=True)
     return 0
 
