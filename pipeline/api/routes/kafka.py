@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from pipeline.api.app import AppState, state
 from pipeline.api.errors import unavailable
+from pipeline.api.feeds import Feed
 from pipeline.api.models import errors
 from pipeline.kafka.admin import Admin
 from pipeline.kafka.groups import CommittedOffsets, end_offsets, list_groups, topic_partitions
@@ -23,8 +24,7 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 )
 def alerts(request: Request, limit: Limit = 50, kind: str | None = None) -> dict[str, Any]:
     feed = state(request).feeds.alerts
-    items = [a for a in feed.newest(feed.items.maxlen or 0) if kind is None or a["kind"] == kind]
-    return {"alerts": items[:limit], "by_kind": feed.counts()}
+    return {"alerts": newest_of_kind(feed, limit, kind), "by_kind": feed.counts()}
 
 
 @router.get(
@@ -34,8 +34,13 @@ def alerts(request: Request, limit: Limit = 50, kind: str | None = None) -> dict
 )
 def dead_letters(request: Request, limit: Limit = 50, kind: str | None = None) -> dict[str, Any]:
     feed = state(request).feeds.dead_letters
-    items = [d for d in feed.newest(feed.items.maxlen or 0) if kind is None or d["kind"] == kind]
-    return {"dead_letters": items[:limit], "by_kind": feed.counts()}
+    return {"dead_letters": newest_of_kind(feed, limit, kind), "by_kind": feed.counts()}
+
+
+def newest_of_kind(feed: Feed, limit: int, kind: str | None) -> list[dict[str, Any]]:
+    """Up to `limit` of the feed's items, newest first, of one kind or of every kind."""
+    items = feed.newest(feed.items.maxlen or 0)
+    return [item for item in items if kind is None or item["kind"] == kind][:limit]
 
 
 @router.get(
