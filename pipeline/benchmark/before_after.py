@@ -25,7 +25,6 @@ The machine, and its load before, during and after, are part of the result.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ from pipeline.benchmark.commandline import (
     say,
     target_of,
 )
-from pipeline.benchmark.options import RESULTS_DIR
+from pipeline.benchmark.options import RESULTS_DIR, write_results
 from pipeline.benchmark.stack import Target, workspace
 from pipeline.benchmark.trees import release_before, this_tree
 
@@ -74,10 +73,7 @@ def run_before_after(target: Target, options: BeforeAfterOptions, out: Out = say
 
 
 def write_json(result: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / JSON_NAME
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_results(result, folder, JSON_NAME)
 
 
 def main(argv: list[str] | None = None) -> int:

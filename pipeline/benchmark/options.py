@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent.parent / "bench" / "results"
+
+
+def write_results(result: dict[str, Any], folder: Path, name: str) -> Path:
+    """A benchmark's figures as JSON in `folder` (made if missing); where they went."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 @dataclass(frozen=True, kw_only=True)

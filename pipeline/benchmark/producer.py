@@ -17,7 +17,6 @@ run; the topic and subject it creates are deleted at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -28,7 +27,7 @@ from typing import Any
 
 from pipeline import registry_client
 from pipeline.benchmark.commandline import Out, add_target_arguments, run_main, say, target_of
-from pipeline.benchmark.options import RESULTS_DIR
+from pipeline.benchmark.options import RESULTS_DIR, write_results
 from pipeline.benchmark.stack import BenchError, Lane, Target, workspace
 from pipeline.benchmark.textbook import TextbookEncoder
 from pipeline.config import Settings
@@ -126,10 +125,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
 
 def write_json(result: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / JSON_NAME
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_results(result, folder, JSON_NAME)
 
 
 def main(argv: list[str] | None = None) -> int:

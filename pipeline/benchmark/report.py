@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from pipeline.benchmark.options import write_results
 
 JSON_NAME = "bench.json"
 CHART_NAME = "bench.png"
@@ -54,10 +55,7 @@ def table(result: dict[str, Any]) -> list[str]:
 
 
 def write_json(result: dict[str, Any], folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / JSON_NAME
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_results(result, folder, JSON_NAME)
 
 
 def _n(value: float) -> str:
