@@ -25,8 +25,8 @@ from pipeline.store.pg_readonly import PostgresReader, open_pg_read_only
 
 _WRITE_REFUSED = ("readonly database", "query_only", "read-only")
 TIMEOUT_S = 10.0
-# Pragmas that only read (with an argument, they name a table or an index to describe).
-_READING_PRAGMAS = {
+# Reading pragmas whose argument names what to describe, rather than a new setting.
+_DESCRIBING = {
     "table_info",
     "table_xinfo",
     "table_list",
@@ -34,6 +34,11 @@ _READING_PRAGMAS = {
     "index_info",
     "index_xinfo",
     "foreign_key_list",
+    "quick_check",
+    "integrity_check",
+}
+# Pragmas that only read (with an argument, they name a table or an index to describe).
+_READING_PRAGMAS = _DESCRIBING | {
     "collation_list",
     "function_list",
     "pragma_list",
@@ -46,20 +51,6 @@ _READING_PRAGMAS = {
     "user_version",
     "schema_version",
     "encoding",
-    "quick_check",
-    "integrity_check",
-}
-# Reading pragmas whose argument names what to describe, rather than a new setting.
-_DESCRIBING = {
-    "table_info",
-    "table_xinfo",
-    "table_list",
-    "index_list",
-    "index_info",
-    "index_xinfo",
-    "foreign_key_list",
-    "quick_check",
-    "integrity_check",
 }
 _WRITES = {
     getattr(sqlite3, name)
