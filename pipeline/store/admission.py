@@ -20,7 +20,7 @@ from typing import Any
 
 from fastavro.schema import SchemaParseException, expand_schema
 
-from pipeline.store.kinds import Kind, compatible, field_type
+from pipeline.store.kinds import Kind, compatible, decodes_to_text, field_type
 
 KEY = "event_id"
 # Columns the store fills itself; a schema field with one of these names is refused.
@@ -54,6 +54,8 @@ class Placement:
     # The column's own name when it differs from the field's by case (a column added by an
     # earlier schema): SQLite matches names either way, PostgreSQL (quoted) only exactly.
     column_name: str = ""
+    # Every decoded value is a str or None already (a string, an enum): kept as it comes.
+    as_decoded: bool = False
 
     @property
     def name(self) -> str:
@@ -134,6 +136,7 @@ def _judge_field(
     if name.lower() in META_COLUMNS:
         return None, None, None  # already reported by _name_problems
     ftype = field_type(field.get("type"))
+    as_decoded = decodes_to_text(field.get("type"))
     existing = columns.get(name.lower())
     if existing is not None:
         if not compatible(existing.kind, ftype.kind, typed=typed):
@@ -144,7 +147,7 @@ def _judge_field(
                 None,
             )
         column_name = "" if existing.name == name else existing.name
-        return None, Placement(name, ftype.kind, existing.kind, column_name), None
+        return None, Placement(name, ftype.kind, existing.kind, column_name, as_decoded), None
     if not first and not ftype.nullable and "default" not in field:
         return (
             f"field '{name}' is new and has no default: it would need a NOT NULL column, "
@@ -152,7 +155,8 @@ def _judge_field(
             None,
             None,
         )
-    return None, Placement(name, ftype.kind, ftype.kind), Column(name, ftype.kind)
+    placement = Placement(name, ftype.kind, ftype.kind, as_decoded=as_decoded)
+    return None, placement, Column(name, ftype.kind)
 
 
 def _summary(new: list[Column], columns: Mapping[str, Column], names: list[str]) -> str:

@@ -118,6 +118,21 @@ def field_type(avro_type: Any) -> FieldType:
     return FieldType(kind, avro_type == "null", label)
 
 
+def decodes_to_text(avro_type: Any) -> bool:
+    """Is every value an Avro decoder yields for this type a str, or None? A string and an
+    enum symbol are; a uuid is not (a full read makes it a `uuid.UUID`), nor is any other
+    logical type, whichever way a decoder reads it."""
+    if isinstance(avro_type, list):
+        non_null = [branch for branch in avro_type if branch != "null"]
+        return len(non_null) == 1 and decodes_to_text(non_null[0])
+    if isinstance(avro_type, dict):
+        if "logicalType" in avro_type:
+            return False
+        kind = avro_type.get("type")
+        return kind == "enum" or (isinstance(kind, str) and decodes_to_text(kind))
+    return avro_type == "string"
+
+
 def compatible(column: Kind, writer: Kind, *, typed: bool = False) -> bool:
     """Can values of the writer's kind go into a column of this kind without changing it?
 

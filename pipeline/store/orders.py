@@ -16,6 +16,8 @@ from pipeline.store.rows import RowPlan, iso_timestamp
 from pipeline.store.tables import ORDERS, STATUS_AT
 
 _RANK = {status: rank for rank, status in enumerate(STATUS_AT)}
+_FIRST_TIME = 3  # a row's first `<status>_at`, after order_id, user_id and status
+_NO_TIMES = (None,) * len(STATUS_AT)
 
 
 def _rank_sql(expr: str) -> str:
@@ -68,20 +70,21 @@ def order_row(
     """Parameters for UPSERT_SQL from an event's converted field values, if it has an order.
 
     `time_of` turns the event's timestamp into the store's form (SQLite: ISO text)."""
-    where = plan.order_index
-    if "order_id" not in where or "status" not in where:
+    if plan.order_at is None:
         return None
-    order_id, status = fields[where["order_id"]], fields[where["status"]]
-    if order_id is None or status not in _RANK:
+    order_at, status_at, user_at, time_at = plan.order_at
+    order_id, status = fields[order_at], fields[status_at]
+    rank = _RANK.get(status) if isinstance(status, str) else None
+    if order_id is None or rank is None:
         return None
-    user_id = fields[where["user_id"]] if "user_id" in where else None
-    at = fields[where["timestamp"]] if "timestamp" in where else None
+    at = None if time_at is None else fields[time_at]
     if time_of is not None:
         at = time_of(at)
     elif not isinstance(at, str):  # a schema whose `timestamp` is a plain long (epoch ms)
         at = iso_timestamp(at)
-    times = [at if status == known else None for known in STATUS_AT]
-    return [order_id, user_id, status, *times, stored_at]
+    row = [order_id, None if user_at is None else fields[user_at], status, *_NO_TIMES, stored_at]
+    row[_FIRST_TIME + rank] = at  # the time of the status it reached, the others None
+    return row
 
 
 def aggregate(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:

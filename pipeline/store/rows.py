@@ -1,8 +1,9 @@
 """Turning a decoded event into SQL parameters (pure, on the hot path).
 
-Each accepted writer schema gets a `RowPlan` once: its INSERT statement and, per field, the
-converter from the decoder's Python value to what its column keeps. Building a row is then a
-list comprehension over the plan, with no per-event decisions.
+Each accepted writer schema gets a `RowPlan` once: its INSERT statement, a getter of the
+record's field values in column order (one C call), and the converters of the few fields
+whose decoded value is not what the column keeps (a timestamp, a uuid, bytes as text). A
+string or an enum symbol is kept as the decoder hands it over, with no call per value.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from pipeline.store.admission import KEY, META_COLUMNS, Placement
@@ -33,6 +35,12 @@ class RowPlan:
     fields: tuple[tuple[str, Converter | None], ...]
     key_index: int
     order_index: dict[str, int]  # position in the row of each of ORDER_FIELDS it has
+    # The field values in column order, as a tuple (KeyError if a field is missing).
+    getter: Callable[[dict[str, Any]], tuple[Any, ...]]
+    conversions: tuple[tuple[int, Converter], ...]  # (position, converter): the few
+    # Positions of order_id, status, user_id, timestamp when it has the first two: its
+    # events update `orders` (see `orders.order_row`).
+    order_at: tuple[int, int, int | None, int | None] | None
     columns: tuple[str, ...] = ()  # the row's columns: the fields' and then META_COLUMNS
 
 
@@ -50,31 +58,65 @@ def plan_rows(
     columns = ", ".join(_quote(name) for name in [*names, *META_COLUMNS])
     marks = ", ".join("?" for _ in range(len(names) + len(META_COLUMNS)))
     lowered = [name.lower() for name in names]
+    order_index = {name: lowered.index(name) for name in ORDER_FIELDS if name in lowered}
+    fields = tuple(
+        (p.field, converter(p.writer, p.column, typed=typed, iso=iso, as_decoded=p.as_decoded))
+        for p in placements
+    )
     return RowPlan(
         schema_id=schema_id,
         version=version,
         # Only a known event_id is skipped: any other constraint failing is an error.
         insert_sql=f"INSERT INTO events ({columns}) VALUES ({marks}) "
         f"ON CONFLICT ({KEY}) DO NOTHING",
-        fields=tuple(
-            (p.field, converter(p.writer, p.column, typed=typed, iso=iso)) for p in placements
-        ),
+        fields=fields,
         key_index=lowered.index(KEY),
-        order_index={name: lowered.index(name) for name in ORDER_FIELDS if name in lowered},
+        order_index=order_index,
+        getter=_getter([name for name, _ in fields]),
+        conversions=tuple((i, conv) for i, (_, conv) in enumerate(fields) if conv is not None),
+        order_at=_order_at(order_index),
         columns=(*names, *META_COLUMNS),
     )
 
 
+def _order_at(where: dict[str, int]) -> tuple[int, int, int | None, int | None] | None:
+    if "order_id" not in where or "status" not in where:
+        return None
+    return where["order_id"], where["status"], where.get("user_id"), where.get("timestamp")
+
+
 def field_values(plan: RowPlan, value: dict[str, Any]) -> list[Any]:
-    """The event's field values, converted, in the plan's column order."""
-    get = value.get
-    return [get(name) if conv is None else conv(get(name)) for name, conv in plan.fields]
+    """The event's field values, converted, in the plan's column order (a field the value
+    lacks is None: a decoded record has them all, a hand-made one may not)."""
+    try:
+        row = list(plan.getter(value))
+    except KeyError:
+        get = value.get
+        row = [get(name) for name, _ in plan.fields]
+    for index, conv in plan.conversions:
+        row[index] = conv(row[index])
+    return row
+
+
+def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(names) == 1:  # itemgetter of one name returns the value, not a 1-tuple
+        only = names[0]
+        return lambda value: (value[only],)
+    return itemgetter(*names)
 
 
 def converter(
-    writer: Kind, column: Kind, *, typed: bool = False, iso: Converter | None = None
+    writer: Kind,
+    column: Kind,
+    *,
+    typed: bool = False,
+    iso: Converter | None = None,
+    as_decoded: bool = False,
 ) -> Converter | None:
-    """How a decoded value of the writer's kind is kept in a column of this kind."""
+    """How a decoded value of the writer's kind is kept in a column of this kind.
+    `as_decoded`: the decoder hands the field over as a str already (see `Placement`)."""
+    if as_decoded and writer is Kind.TEXT and column is Kind.TEXT:
+        return None
     if writer is Kind.BYTES and column is Kind.TEXT:
         return _bytes_to_text
     if writer is Kind.TEXT and column is Kind.BYTES:

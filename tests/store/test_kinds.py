@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.store.kinds import SQL_TYPE, FieldType, Kind, compatible, field_type
+from pipeline.store.kinds import SQL_TYPE, FieldType, Kind, compatible, decodes_to_text, field_type
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,24 @@ def test_compatible_kinds(column: Kind, writer: Kind) -> None:
 )
 def test_incompatible_kinds(column: Kind, writer: Kind) -> None:
     assert compatible(column, writer) is False
+
+
+@pytest.mark.parametrize(
+    ("avro_type", "expected"),
+    [
+        ("string", True),
+        ({"type": "string"}, True),
+        ({"type": "enum", "name": "S", "symbols": ["A"]}, True),
+        (["null", "string"], True),
+        (["string", "null"], True),
+        (["null", {"type": "enum", "name": "S", "symbols": ["A"]}], True),
+        ({"type": "string", "logicalType": "uuid"}, False),  # a full read: uuid.UUID
+        (["null", {"type": "string", "logicalType": "uuid"}], False),
+        (["null", "string", "long"], False),
+        ("bytes", False),
+        ("long", False),
+        ({"type": "record", "name": "R", "fields": []}, False),
+    ],
+)
+def test_which_types_decode_to_text_as_they_are(avro_type: object, expected: bool) -> None:
+    assert decodes_to_text(avro_type) is expected

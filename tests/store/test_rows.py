@@ -163,3 +163,37 @@ def test_iso_millis_keeps_a_bounded_number_of_seconds_and_stays_right() -> None:
     assert kept(None) is None
     at = dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
     assert kept(at) == iso_timestamp(at)
+
+
+def test_text_as_decoded_is_kept_as_it_is_and_other_text_is_converted() -> None:
+    plan = plan_rows(
+        1,
+        1,
+        [
+            Placement("event_id", Kind.TEXT, Kind.TEXT),  # a uuid: may come as uuid.UUID
+            Placement("status", Kind.TEXT, Kind.TEXT, as_decoded=True),
+            Placement("note", Kind.TEXT, Kind.BYTES, as_decoded=True),  # text into bytes
+        ],
+    )
+    assert [index for index, _ in plan.conversions] == [0, 2]
+    value = {"event_id": uuid.UUID(int=7), "status": "SHIPPED", "note": "é"}
+    assert field_values(plan, value) == [
+        "00000000-0000-0000-0000-000000000007",
+        "SHIPPED",
+        "é".encode(),
+    ]
+
+
+def test_a_value_missing_fields_gets_none_for_them_and_one_field_is_a_row_too() -> None:
+    plan = plan_rows(1, 1, [Placement("event_id", Kind.TEXT, Kind.TEXT, as_decoded=True)])
+    assert field_values(plan, {"event_id": "e1"}) == ["e1"]
+    assert field_values(plan, {}) == [None]
+    two = plan_rows(
+        1,
+        1,
+        [
+            Placement("event_id", Kind.TEXT, Kind.TEXT, as_decoded=True),
+            Placement("timestamp", Kind.TIMESTAMP, Kind.TIMESTAMP),
+        ],
+    )
+    assert field_values(two, {"event_id": "e1"}) == ["e1", None]
