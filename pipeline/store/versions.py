@@ -28,7 +28,11 @@ CURRENT = 2
 # A second writer (another storage instance) waits this long for the write lock.
 BUSY_TIMEOUT_S = 30.0
 CACHE_KIB = 16 * 1024
-CHECKPOINT_PAGES = 2_000
+# 16 KiB pages for a new file (an existing one keeps its own): a batch's rows fill fewer
+# pages and each B-tree insert walks fewer levels; 1.0 us less CPU an event in SQLite
+# (7.6 -> 6.6 us, 200,000 events in batches of 2,000, measured against 4 KiB).
+PAGE_BYTES = 16 * 1024
+CHECKPOINT_BYTES = 8 * 1024 * 1024
 
 
 def connect(path: Path, *, create_folder: bool = True) -> Database:
@@ -55,6 +59,8 @@ def connect(path: Path, *, create_folder: bool = True) -> Database:
 
 
 def _set_up(db: Database) -> None:
+    # Before WAL, which fixes it: only a file with nothing in it yet takes a page size.
+    db.execute(f"PRAGMA page_size={PAGE_BYTES}")
     # WAL lets readers (query commands, Datasette) run while the service writes.
     db.enable_wal()
     # Under WAL, NORMAL fsyncs at checkpoints, not at every commit: a committed batch
@@ -69,8 +75,10 @@ def _set_up(db: Database) -> None:
     # Checkpoint every ~8 MB of WAL rather than 4 MB: an index page dirtied by many batches
     # is copied into the database less often. Not more: the checkpoint runs inside a batch's
     # commit, and at 80 MB its 60-100 ms stall set the p99 latency at 5,000 events/s
-    # (~75 ms vs ~30 ms at 8 MB, same end-to-end rate; `python cli.py bench`).
-    db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+    # (~75 ms vs ~30 ms at 8 MB, same end-to-end rate; `python cli.py bench`). Counted in
+    # pages of the file's own size.
+    (page_bytes,) = db.execute("PRAGMA page_size").fetchone()
+    db.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_BYTES // int(page_bytes)}")
 
 
 def version_of(db: Database) -> int:

@@ -164,3 +164,21 @@ def test_an_old_store_gets_the_columns_of_statuses_added_since(old_store: Path) 
     with AuditStore.open(old_store) as store:
         store.write([event(writer(9, V1), v3_cancelled, 50)])
     assert fetch(old_store, "SELECT count(cancelled_at) FROM orders") == [(1,)]
+
+
+def test_a_new_store_takes_large_pages_and_an_old_one_keeps_its_own(
+    old_store: Path, tmp_path: Path
+) -> None:
+    with AuditStore.open(tmp_path / "new.db") as new, AuditStore.open(old_store) as old:
+        pages = {
+            name: (
+                store.db.execute("PRAGMA page_size").fetchone()[0],
+                store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0],
+            )
+            for name, store in (("new", new), ("old", old))
+        }
+    # The checkpoint comes after the same bytes of WAL whatever the page size.
+    assert pages == {
+        "new": (versions.PAGE_BYTES, versions.CHECKPOINT_BYTES // versions.PAGE_BYTES),
+        "old": (4096, versions.CHECKPOINT_BYTES // 4096),
+    }
