@@ -122,9 +122,11 @@ CURRENCIES = ("EUR", "EUR", "USD", "GBP")
 # or CONFIRMED, the statuses a cancellation may legally follow.
 _CANCEL_STEPS = frozenset({1, 2})
 _STEP_STATUS: tuple[str, ...] = tuple(status.value for status in LIFECYCLE)
-_UUID7_BITS = 0x7 << 76 | 0x2 << 62  # version 7, RFC 4122 variant
+# The 80 bits after the timestamp: version 7 in the top nibble, the RFC 4122 variant in
+# bits 62-63, random bits in the rest.
+_UUID7_BITS = 0x7 << 76 | 0x2 << 62
 _UUID7_KEEP = ~(0xF << 76 | 0x3 << 62)
-_MS_BITS = (1 << 48) - 1
+_LOW_48 = (1 << 48) - 1  # the milliseconds kept; the random bits after the variant
 
 
 def uuid7(rng: random.Random, timestamp_ms: int) -> str:
@@ -132,13 +134,16 @@ def uuid7(rng: random.Random, timestamp_ms: int) -> str:
 
     Time-ordered ids are what event stores index well: a new event lands at the end of the
     audit store's `event_id` index instead of on a random page (measured in the storage
-    benchmark), and ids still never collide. Formatted straight from the integer: the text
-    `str(uuid.UUID(int=...))` gives, without building the object (a third of the
-    generator's cost per event, `bench before-after`).
+    benchmark), and ids still never collide. The text is `str(uuid.UUID(int=...))`'s, made
+    from three runs of bytes whose `hex` puts the dashes where the groups (8-4, 4-4, 12)
+    need them: half the cost of formatting the 128-bit integer and slicing its text,
+    which was a third of the generator's cost per event.
     """
-    value = ((timestamp_ms & _MS_BITS) << 80 | rng.getrandbits(80)) & _UUID7_KEEP | _UUID7_BITS
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    rest = rng.getrandbits(80) & _UUID7_KEEP | _UUID7_BITS
+    time_part = (timestamp_ms & _LOW_48).to_bytes(6).hex("-", -4)
+    return (
+        f"{time_part}-{(rest >> 48).to_bytes(4).hex('-', 2)}-{(rest & _LOW_48).to_bytes(6).hex()}"
+    )
 
 
 class _Draws:
@@ -215,27 +220,38 @@ def generate_events(
         raise ValueError("orders must be at least 1")
     rng = random.Random(seed)
     draws = _Draws(rng)
-    below, unit, wall = draws.below, rng.random, time.time
+    bits, unit, now_ns = rng.getrandbits, rng.random, time.time_ns
+    index_bits = orders.bit_length()
     live = start_ms is None
-    clock = int(wall() * 1000) if start_ms is None else start_ms
+    clock = now_ns() // 1_000_000 if start_ms is None else start_ms
     active = [_Order(draws, clock) for _ in range(orders)]
     last: dict[str, Any] | None = None
     done = len(LIFECYCLE)
     while True:
-        clock += 1 + below(39)  # randrange(1, 40)
+        # `_Draws.below(39)` and `below(orders)`, the same draws, written out: the two
+        # calls cost ~0.15 us of the ~2 us of an event.
+        gap = bits(6)  # randrange(1, 40) is 1 + randrange(39), of 6 bits
+        while gap >= 39:
+            gap = bits(6)
+        clock += 1 + gap
         if live:  # never ahead of the wall clock, however fast the events are sent
-            clock = min(clock, int(wall() * 1000))
-        index = below(orders)
+            now = now_ns() // 1_000_000  # no float, no int(), no min(): ~0.2 us less
+            if clock > now:
+                clock = now
+        index = bits(index_bits)
+        while index >= orders:
+            index = bits(index_bits)
         order = active[index]
+        step = order.step
         if anomaly_rate and unit() < anomaly_rate:
             yield from _anomaly(rng, order, last, clock)
-        elif cancel_rate and order.step in _CANCEL_STEPS and unit() < cancel_rate:
+        elif cancel_rate and step in _CANCEL_STEPS and unit() < cancel_rate:
             last = _event_of(rng, order, Status.CANCELLED.value, clock)
             order.step = done  # terminal: the order is done
             yield last
         else:
-            last = _event_of(rng, order, _STEP_STATUS[order.step], clock)
-            order.step += 1
+            last = _event_of(rng, order, _STEP_STATUS[step], clock)
+            order.step = step + 1
             yield last
         if order.step >= done:
             active[index] = _Order(draws, clock)

@@ -63,7 +63,7 @@ class AvroEncoder:
         self.schema_id = schema_id
         self._parsed = parse_schema(json.loads(schema_str))
         self._header = HEADER.pack(MAGIC, schema_id)
-        self._compiled = compile_record(self._parsed)
+        self._compiled = compile_record(self._parsed, self._header)
 
     @classmethod
     def for_subject(
@@ -75,7 +75,7 @@ class AvroEncoder:
     def encode(self, record: dict[str, Any]) -> bytes:
         if self._compiled is not None:
             try:
-                return self._header + self._compiled(record)
+                return self._compiled(record)
             except NotPlain:
                 pass
         buffer = io.BytesIO()

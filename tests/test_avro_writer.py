@@ -53,6 +53,8 @@ def random_value(rng: random.Random, schema: Any, named: dict[str, Any]) -> Any:
         return simple[kind]()
     if kind == "enum":
         return rng.choice(schema["symbols"])
+    if kind == "fixed":
+        return rng.randbytes(schema["size"])
     if kind == "array":
         return [random_value(rng, schema["items"], named) for _ in range(rng.randrange(3))]
     if kind == "map":
@@ -145,3 +147,143 @@ def test_zigzag_varints_at_the_edges() -> None:
     for value in LONGS:
         parsed = parse_schema("long")
         assert zigzag_long(value) == fastavro_bytes(parsed, value)  # type: ignore[arg-type]
+
+
+# Every type the generated encoder writes inline, with the union's null on either side and
+# logical types over them, then the types it leaves to `avro_parts` (a nested record, an
+# array, a map, a fixed, a reference to a named type) and a default for missing fields.
+EVERY_TYPE = {
+    "type": "record",
+    "name": "Every",
+    "namespace": "test.types",
+    "fields": [
+        {"name": "flag", "type": "boolean"},
+        {"name": "small", "type": "int"},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "big", "type": "long"},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "at_us", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "ratio", "type": "float"},
+        {"name": "price", "type": "double"},
+        {"name": "blob", "type": "bytes"},
+        {"name": "text", "type": "string"},
+        {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "nothing", "type": "null"},
+        {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B", "C"]}},
+        {"name": "maybe_text", "type": ["null", "string"]},
+        {"name": "maybe_price", "type": ["double", "null"]},
+        {"name": "maybe_at", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]},
+        {"name": "maybe_kind", "type": ["null", "test.types.Kind"]},
+        {"name": "same_kind", "type": "test.types.Kind"},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "counts", "type": {"type": "map", "values": "long"}},
+        {"name": "hash", "type": {"type": "fixed", "name": "Hash", "size": 4}},
+        {
+            "name": "inner",
+            "type": {
+                "type": "record",
+                "name": "Inner",
+                "fields": [{"name": "note", "type": ["null", "string"]}],
+            },
+        },
+        {"name": "with_default", "type": "string", "default": "dflt"},
+        {"name": "null_default", "type": ["null", "long"], "default": None},
+    ],
+}
+
+
+def test_every_type_encodes_to_fastavros_bytes() -> None:
+    parsed = parse_schema(EVERY_TYPE)
+    compiled = compile_record(parsed)
+    assert compiled is not None
+    rng = random.Random("every type")
+    for _ in range(2000):
+        record = random_value(rng, parsed, {})
+        for name in ("with_default", "null_default"):
+            if rng.random() < 0.3:
+                del record[name]  # its default is written
+        assert compiled(record) == fastavro_bytes(parsed, record), record
+
+
+def test_strings_of_every_length_and_script_encode_to_fastavros_bytes() -> None:
+    parsed = parse_schema(json.loads(ORDER_V2.read_text()))
+    compiled = compile_record(parsed)
+    assert compiled is not None
+    for text in [*TEXTS, "ü" * 32, "ü" * 31 + "x", "a" * 127, "a" * 128, "😀" * 16, "a" * 70_000]:
+        record = {**an_event(), "user_id": text, "currency": text}
+        assert compiled(record) == fastavro_bytes(parsed, record)
+
+
+def test_consecutive_timestamps_encode_to_fastavros_bytes() -> None:
+    """The encoder keeps the varint of a timestamp's high bits from the last record: across
+    every boundary of its low 7 bits, backwards, and through values too small for it."""
+    parsed = parse_schema(json.loads(ORDER_V2.read_text()))
+    compiled = compile_record(parsed)
+    assert compiled is not None
+    start = 1_735_689_600_000
+    stamps = [*range(start - 300, start + 300, 7), start, start - 1, 0, 63, 64, -1, start]
+    stamps += [2**63 - 1, 2**62, 2**62 + 1, start]
+    for stamp in stamps:
+        record = {**an_event(), "timestamp": stamp}
+        assert compiled(record) == fastavro_bytes(parsed, record), stamp
+
+
+def test_field_names_are_never_code() -> None:
+    """A field's name reaches the generated encoder as a value, whatever its text."""
+    names = ["x'); raise SystemExit('pasted') #", 'a"b\\\nc', "{record}", "v1", "k5", "record"]
+    schema = {
+        "type": "record",
+        "name": "Odd",
+        "fields": [{"name": name, "type": "string"} for name in names],
+    }
+    parsed = parse_schema(schema)
+    compiled = compile_record(parsed)
+    assert compiled is not None
+    record = {name: f"value of {name}" for name in names}
+    assert compiled(record) == fastavro_bytes(parsed, record)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"nullable": 5},  # `required` missing, no default: fastavro's error
+        {"required": "r"},  # a missing union with null and no default: fastavro writes null
+        {"required": "r", "nullable": "not a long"},
+    ],
+    ids=["missing-required", "missing-nullable", "wrong-type"],
+)
+def test_records_it_does_not_take_go_to_fastavro(record: dict[str, Any]) -> None:
+    schema = {
+        "type": "record",
+        "name": "Partial",
+        "fields": [
+            {"name": "required", "type": "string"},
+            {"name": "nullable", "type": ["null", "long"]},
+        ],
+    }
+    parsed = parse_schema(schema)
+    compiled = compile_record(parsed)
+    assert compiled is not None
+    with pytest.raises(NotPlain):
+        compiled(record)
+    encoder = AvroEncoder(3, json.dumps(schema))
+    try:
+        expected: bytes | type[Exception] = b"\x00\x00\x00\x00\x03" + fastavro_bytes(parsed, record)
+    except Exception as exc:
+        expected = type(exc)
+    if isinstance(expected, bytes):
+        assert encoder.encode(record) == expected
+    else:
+        with pytest.raises(expected):
+            encoder.encode(record)
+
+
+def test_a_schema_of_one_type_and_one_it_cannot_compile() -> None:
+    longs = parse_schema({"type": "array", "items": "long"})
+    compiled = compile_record(longs, b"\x07")
+    assert compiled is not None
+    values: Any = [1, -2, 300]
+    assert compiled(values) == b"\x07" + fastavro_bytes(longs, values)
+    decimal = {"type": "bytes", "logicalType": "decimal", "precision": 5, "scale": 2}
+    schema = {"type": "record", "name": "Money", "fields": [{"name": "amount", "type": decimal}]}
+    assert compile_record(parse_schema(schema)) is None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import time
 import uuid
 from collections import Counter, defaultdict
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import fastavro
 import pytest
@@ -232,3 +235,69 @@ def test_uuid7_text_is_the_uuid_modules_text() -> None:
         value = value & ~(0x3 << 62) | 0x2 << 62
         assert text == str(uuid.UUID(int=value))
         assert uuid.UUID(text).version == 7
+
+
+# --- a seed's events, pinned ---------------------------------------------------------------
+# Digests of the events (sorted-key JSON) the generator gave for these runs when they were
+# pinned: any change to the generator's draws or formatting shows here.
+PINNED_RUNS = [
+    (
+        {"seed": 5, "orders": 100, "start_ms": 1_735_689_600_000},
+        "825ac7986e42b708c8365ccb2740204512f72ab225af06f95ac075b690b80124",
+    ),
+    (
+        {"seed": 11, "orders": 7, "start_ms": 0, "anomaly_rate": 0.1},
+        "ff6effd0a64b007878b2a7d42a8356d19c59c3a6815f0c85f1184ea33edb823c",
+    ),
+    (
+        {"seed": 12, "orders": 30, "start_ms": 1_000, "cancel_rate": 0.2, "anomaly_rate": 0.05},
+        "aa60529666d05292808cdc4edb51bc3715a94ae75c5f9772fb5d92ffd918286b",
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "digest"), PINNED_RUNS, ids=["plain", "anomalies", "cancels"])
+def test_a_seed_gives_the_events_it_gave_when_pinned(options: dict[str, Any], digest: str) -> None:
+    events = list(islice(generate_events(**options), 5000))
+    assert hashlib.sha256(json.dumps(events, sort_keys=True).encode()).hexdigest() == digest
+
+
+def test_the_first_events_of_a_seed_read_as_pinned() -> None:
+    events = list(islice(generate_events(seed=5, orders=3, start_ms=1_735_689_600_000), 2))
+    assert events == [
+        {
+            "event_id": "01941f29-7c01-778c-a87c-966c377b9aa2",
+            "event_type": "order_placed",
+            "order_id": "01941f29-7c00-7e52-b814-e8a25f2dd97f",
+            "user_id": "user-04039",
+            "status": "PLACED",
+            "timestamp": 1735689600001,
+            "source": "WEB",
+            "amount": 55.48,
+            "currency": "EUR",
+        },
+        {
+            "event_id": "01941f29-7c0d-7c11-830d-8b7628dbd25e",
+            "event_type": "order_placed",
+            "order_id": "01941f29-7c00-76a5-b733-0bdbd7210dff",
+            "user_id": "user-04080",
+            "status": "PLACED",
+            "timestamp": 1735689600013,
+            "source": "MOBILE",
+            "amount": 450.95,
+            "currency": "EUR",
+        },
+    ]
+    assert [list(event) for event in events] == [list(events[0])] * 2  # the fields' order
+
+
+def test_live_timestamps_never_run_ahead_of_the_wall_clock() -> None:
+    """Without `start_ms` the clock starts now and is held back to the wall clock, however
+    fast the events are taken (a producer at full speed takes thousands per millisecond)."""
+    before = time.time_ns() // 1_000_000
+    events = list(islice(generate_events(seed=2, orders=10), 3000))
+    after = time.time_ns() // 1_000_000
+    stamps = [event["timestamp"] for event in events]
+    assert stamps == sorted(stamps)
+    assert before <= stamps[0] and stamps[-1] <= after
+    assert [uuid.UUID(event["event_id"]).int >> 80 for event in events] == stamps
