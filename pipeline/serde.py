@@ -3,7 +3,9 @@
 A message value is magic byte 0, the schema id as 4 big-endian bytes, then the Avro binary
 body. `AvroEncoder` and `AvroDecoder` write and read exactly the bytes of confluent-kafka's
 `AvroSerializer` / `AvroDeserializer` (both encode with fastavro), minus their per-message
-overhead: the parsed schema is cached per schema id and the hot path is one fastavro call.
+overhead: the parsed schema is cached per schema id, and a record is written and read
+through code compiled from its schema once (`avro_writer`, `avro_reader`), with fastavro
+for whatever that code leaves to it.
 
 Errors (all `PipelineError`s; registry failures are `registry_client`'s own):
 
@@ -25,6 +27,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from pipeline.avro_plain import Plain, plain_schema
+from pipeline.avro_reader import compile_reader
 from pipeline.avro_writer import NotPlain, compile_record
 from pipeline.errors import PipelineError
 from pipeline.model import WriterSchema
@@ -96,30 +99,17 @@ class AvroDecoder:
         self._client = client
         self._subject = value_subject
         self._plain = plain
-        self._schemas: dict[int, tuple[WriterSchema, Any, Plain | None]] = {}
+        self._schemas: dict[int, tuple[WriterSchema, BodyReader]] = {}
         self._unknown: dict[int, float] = {}
 
     def decode(self, data: bytes | None) -> tuple[WriterSchema, dict[str, Any]]:
         if data is None or len(data) < HEADER.size or data[0] != MAGIC:
             size = 0 if data is None else len(data)
             raise NotWireFormatError(f"not Confluent wire format ({size} bytes, no magic byte 0)")
-        schema_id = HEADER.unpack_from(data)[1]
-        writer, parsed, plain = self._schema(schema_id)
-        body = io.BytesIO(data)
-        body.seek(HEADER.size)
-        try:
-            value = schemaless_reader(body, parsed, None)
-            if plain is not None and isinstance(value, dict):
-                plain.check(value)
-        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
-            raise CorruptAvroError(f"corrupt Avro for schema {schema_id}: {exc!r}") from exc
-        if body.tell() != len(data) or not isinstance(value, dict):
-            raise CorruptAvroError(
-                f"corrupt Avro for schema {schema_id}: {len(data) - body.tell()} bytes left over"
-            )
-        return writer, value
+        writer, body = self._schema(HEADER.unpack_from(data)[1])
+        return writer, body.read(data)
 
-    def _schema(self, schema_id: int) -> tuple[WriterSchema, Any, Plain | None]:
+    def _schema(self, schema_id: int) -> tuple[WriterSchema, BodyReader]:
         cached = self._schemas.get(schema_id)
         if cached is not None:
             return cached
@@ -135,7 +125,8 @@ class AvroDecoder:
         except Exception as exc:
             raise UnknownSchemaIdError(f"schema id {schema_id} is not Avro: {exc}") from exc
         subject, version = self._version_of(schema)
-        entry = (WriterSchema(schema_id, subject, version, definition), parsed, plain)
+        writer = WriterSchema(schema_id, subject, version, definition)
+        entry = (writer, BodyReader(schema_id, parsed, plain))
         self._schemas[schema_id] = entry
         return entry
 
@@ -151,3 +142,49 @@ class AvroDecoder:
     def _version_of(self, schema: Schema) -> tuple[str | None, int | None]:
         """The version of the topic's value subject this schema is, if it is registered there."""
         return version_in(self._client, self._subject, schema)
+
+
+class BodyReader:
+    """Reads the Avro bodies of wire-format values of one writer schema (parsed by fastavro;
+    `plain`: the fields read plain, to check).
+
+    Through the schema's compiled reader (`avro_reader`), which decides only the messages
+    it reads to their last byte, as fastavro would; every other message, and every message
+    of a schema it does not compile, is read by fastavro as every message once was, so what
+    is refused, and with which error, is what it always was."""
+
+    def __init__(self, schema_id: int, parsed: Any, plain: Plain | None) -> None:
+        self._schema_id = schema_id
+        self._parsed = parsed
+        self._plain = plain
+        is_record = isinstance(parsed, dict) and parsed.get("type") == "record"
+        self._compiled = compile_reader(parsed) if is_record else None
+
+    def read(self, data: bytes) -> dict[str, Any]:
+        if self._compiled is not None:
+            try:
+                value, end = self._compiled(data, HEADER.size)
+                if end == len(data):
+                    if self._plain is not None:
+                        self._plain.check(value)
+                    return value
+            except Exception:  # unreadable here, or refused by the check: fastavro's call
+                pass
+        return self.read_with_fastavro(data)
+
+    def read_with_fastavro(self, data: bytes) -> dict[str, Any]:
+        """The body as fastavro reads it: how every message was read before `avro_reader`."""
+        schema_id, plain = self._schema_id, self._plain
+        body = io.BytesIO(data)
+        body.seek(HEADER.size)
+        try:
+            value = schemaless_reader(body, self._parsed, None)
+            if plain is not None and isinstance(value, dict):
+                plain.check(value)
+        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
+            raise CorruptAvroError(f"corrupt Avro for schema {schema_id}: {exc!r}") from exc
+        if body.tell() != len(data) or not isinstance(value, dict):
+            raise CorruptAvroError(
+                f"corrupt Avro for schema {schema_id}: {len(data) - body.tell()} bytes left over"
+            )
+        return value

@@ -1,4 +1,5 @@
-"""Avro in Confluent wire format through the real registry, byte for byte like confluent-kafka."""
+"""Avro in Confluent wire format through the real registry, byte for byte like confluent-kafka;
+what the body reader accepts and refuses, message for message (pure)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import json
 import random
 import struct
 import uuid
+from collections.abc import Callable
 from itertools import islice
+from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
@@ -16,19 +20,23 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro import parse_schema, schemaless_writer
 
-from pipeline.avro_plain import plain_schema
+from pipeline.avro_plain import MAX_MS, MIN_MS, plain_schema
 from pipeline.config import Settings
 from pipeline.events import generate_events
 from pipeline.registry_client import SchemaNotRegisteredError, connect
 from pipeline.serde import (
     AvroDecoder,
     AvroEncoder,
+    BodyReader,
     CorruptAvroError,
     DecodeError,
     NotWireFormatError,
     UnknownSchemaIdError,
 )
 from tests.order_helpers import V1, register_v1
+from tests.paths import SCHEMAS
+from tests.test_avro_reader import exact
+from tests.test_avro_writer import fastavro_bytes, random_value
 
 
 def stock_serializer(settings: Settings) -> AvroSerializer:
@@ -204,3 +212,69 @@ def test_plain_decoding_of_edge_values_matches_a_full_read(
     data = b"\x00" + struct.pack(">I", schema_id) + body.getvalue()
     expected, got = _outcome(full, data), _outcome(plain, data)
     assert got == (_as_plain(expected) if isinstance(expected, dict) else expected)
+
+
+def _body_outcome(read: Callable[[bytes], dict[str, Any]], data: bytes) -> object:
+    try:
+        return read(data)
+    except DecodeError as exc:
+        return type(exc), str(exc)
+
+
+def _mutated(rng: random.Random, good: bytes) -> bytes:
+    """`good` with bytes flipped, cut, appended, inserted or dropped (after the header)."""
+    data = bytearray(good)
+    how = rng.randrange(5)
+    if how == 0:
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(5, len(data))] = rng.randrange(256)
+    elif how == 1:
+        del data[rng.randrange(5, len(data)) :]
+    elif how == 2:
+        data += rng.randbytes(rng.randint(1, 3))
+    elif how == 3:
+        data.insert(rng.randrange(5, len(data)), rng.randrange(256))
+    else:
+        del data[rng.randrange(5, len(data))]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("path", sorted(SCHEMAS.glob("*.avsc")), ids=lambda p: p.name)
+def test_body_reader_accepts_and_refuses_what_fastavro_alone_did(path: Path) -> None:
+    """The compiled reader changes nothing a plain read accepts, refuses or yields (pure):
+    `read_with_fastavro` is how every message was read before it."""
+    definition = json.loads(path.read_text())
+    read, plain = plain_schema(definition)
+    parsed = parse_schema(read)
+    reader = BodyReader(7, parsed, plain)
+    rng = random.Random(path.name)
+    full = parse_schema(definition)  # for random values with uuids that are uuids
+    goods = [AvroEncoder(7, path.read_text()).encode(event) for event in _events_of(path)]
+    for _ in range(40):
+        record = random_value(rng, full, {})
+        record |= {name: rng.randrange(MIN_MS, MAX_MS + 1) for name in plain.times}
+        goods.append(b"\x00\x00\x00\x00\x07" + fastavro_bytes(parsed, record))
+    outcomes = {"value": 0, "refused": 0}
+    for data in goods + [_mutated(rng, rng.choice(goods)) for _ in range(3000)]:
+        expected = _body_outcome(reader.read_with_fastavro, data)
+        assert exact(_body_outcome(reader.read, data)) == exact(expected), data
+        outcomes["value" if isinstance(expected, dict) else "refused"] += 1
+    assert outcomes["value"] > 100 and outcomes["refused"] > 1000, outcomes
+
+
+def _events_of(path: Path) -> list[dict[str, Any]]:
+    """Generated order events for the order event schemas (with their uuids and times)."""
+    if not path.name.startswith("order_event") or "breaking" in path.name:
+        return []
+    return list(islice(generate_events(seed=8, anomaly_rate=0.1), 60))
+
+
+def test_body_reader_of_a_schema_it_does_not_compile_is_fastavro() -> None:
+    """A full read (uuid objects, datetimes) of a schema with logical types: fastavro's."""
+    parsed = parse_schema(json.loads(V1.read_text()))
+    reader = BodyReader(7, parsed, None)
+    data = AvroEncoder(7, V1.read_text()).encode(next(generate_events(seed=9)))
+    value = reader.read(data)
+    assert isinstance(value["event_id"], uuid.UUID)
+    assert isinstance(value["timestamp"], dt.datetime)
+    assert value == reader.read_with_fastavro(data)
