@@ -24,13 +24,14 @@ from pipeline.config import Settings, unreachable_hint
 from pipeline.errors import ConfigError, PipelineError
 
 # librdkafka prefetches up to 64 MiB by default; on a backlog that is most of a service's
-# memory. 4 MiB (~30,000 events) keeps any service busy for seconds and cut the storage
-# service's peak by ~65 MiB (`python cli.py bench`). But while a partition's queue is over
-# those bounds librdkafka looks again only after `fetch.queue.backoff.ms` (1 s by default),
-# and a service drains 4 MiB in well under that: it then waited with a backlog on the broker
-# (the storage service spent a fifth of a backlog run in empty polls). 10 ms keeps it fed.
+# memory. 2 MiB (~13,000 events, a quarter of a second of the storage service's work) keeps
+# any service busy: the storage service's peak over 1,000,000 events fell 147 -> 128 MiB
+# from 4 MiB at the same rate. But while a partition's queue is over those bounds
+# librdkafka looks again only after `fetch.queue.backoff.ms` (1 s by default), and a service
+# drains the prefetch in well under that: it then waited with a backlog on the broker (the
+# storage service spent a fifth of a backlog run in empty polls). 10 ms keeps it fed.
 PREFETCH = {
-    "queued.max.messages.kbytes": 4096,
+    "queued.max.messages.kbytes": 2048,
     "queued.min.messages": 5000,
     "fetch.queue.backoff.ms": 10,
 }

@@ -14,7 +14,7 @@ from pipeline.kafka import clients
 from pipeline.kafka.admin import ensure_topics
 
 MESSAGES = 40_000
-VALUE = b"x" * 500  # 20 MB in all: several times the prefetch's 4 MiB
+VALUE = b"x" * 500  # 20 MB in all: ten times the prefetch's 2 MiB
 
 
 def _fill(settings: Settings, topic: str) -> None:
