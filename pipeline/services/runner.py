@@ -35,6 +35,7 @@ from pipeline.registry_client import RegistryUnavailable, value_subject
 from pipeline.serde import AvroDecoder, DecodeError
 from pipeline.services.assignment import Assignment, Key
 from pipeline.services.base import Service
+from pipeline.services.collector import collector_paused
 from pipeline.services.groups import chosen_group
 from pipeline.services.guarantees import Guarantee
 from pipeline.services.isolation import describe_failure, handle_isolating
@@ -190,7 +191,8 @@ class Runner:
                 self.summary.assignments = changes
                 self.summary.partitions = self._assignment.partitions()
             if messages:
-                self._process(consumer, messages, decoder, dlq)
+                with collector_paused():
+                    self._process(consumer, messages, decoder, dlq)
                 self._idle_since = time.monotonic()
             elif options.idle_timeout_s and self._idle_for() >= options.idle_timeout_s:
                 self.summary.stopped_by = "idle"

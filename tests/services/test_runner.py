@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -263,3 +264,29 @@ def test_a_stop_asked_for_while_starting_ends_the_run_cleanly(settings: Settings
     assert summary.stopped_by == "stop-request"
     assert summary.consumed == 0  # stopped before reading anything
     assert signal.getsignal(signal.SIGINT) is previous  # handlers given back
+
+
+class CollectorWatcher:
+    """Notes whether Python's cyclic collector runs while each batch is handled."""
+
+    name = "collector-watcher"
+
+    def __init__(self) -> None:
+        self.enabled_in_batches: list[bool] = []
+
+    def handle(self, batch: Sequence[Event]) -> Sequence[Refusal]:
+        self.enabled_in_batches.append(gc.isenabled())
+        return ()
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_collector_waits_while_a_batch_is_handled_and_runs_after(settings: Settings) -> None:
+    register_v1(settings)
+    produce(settings, ProduceOptions(count=30, seed=4))
+    service = CollectorWatcher()
+    assert gc.isenabled()
+    run(settings, service, max_events=30, group_id=f"{settings.topic}-gc")
+    assert service.enabled_in_batches and not any(service.enabled_in_batches)
+    assert gc.isenabled()
