@@ -83,7 +83,7 @@ def _record(schema: dict[str, Any], named: dict[str, Write]) -> Write:
         for name, default, write in fields:
             write(get(name, default), append)
 
-    named[_full_name(schema)] = write_record  # before the fields: a field may refer to it
+    named[full_name(schema)] = write_record  # before the fields: a field may refer to it
     for field in schema["fields"]:
         fields.append((field["name"], field.get("default"), writer_of(field["type"], named)))
     return write_record
@@ -95,7 +95,7 @@ def _enum(schema: dict[str, Any], named: dict[str, Write]) -> Write:
     def write_enum(value: Any, append: Callable[[bytes], None]) -> None:
         append(indexes[value])  # KeyError (an unknown symbol): fastavro says why
 
-    named[_full_name(schema)] = write_enum
+    named[full_name(schema)] = write_enum
     return write_enum
 
 
@@ -107,7 +107,7 @@ def _fixed(schema: dict[str, Any], named: dict[str, Write]) -> Write:
             raise NotPlain("fixed")
         append(value)
 
-    named[_full_name(schema)] = write_fixed
+    named[full_name(schema)] = write_fixed
     return write_fixed
 
 
@@ -259,7 +259,8 @@ def _primitive(name: str) -> Write:
         raise Unsupported(name) from None
 
 
-def _full_name(schema: dict[str, Any]) -> str:
+def full_name(schema: dict[str, Any]) -> str:
+    """A named type's full name, as Avro resolves references to it."""
     name = str(schema["name"])
     namespace = schema.get("namespace")
     return f"{namespace}.{name}" if namespace and "." not in name else name

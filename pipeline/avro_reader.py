@@ -21,16 +21,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.avro_parts import Unsupported, full_name
 from pipeline.avro_record_source import RecordSource
 from pipeline.avro_values import PRIMITIVES, Read, Unreadable, read_long, read_string
 
 # The readers of the named types compiled so far, by full name (None while a record's own
 # fields are compiled: a field naming it would make it contain itself).
 Named = dict[str, Read | None]
-
-
-class Unsupported(Exception):
-    """A schema type the compiler does not know."""
 
 
 def compile_reader(schema: Any) -> Read | None:
@@ -40,7 +37,7 @@ def compile_reader(schema: Any) -> Read | None:
     `Unreadable` for a message to leave to fastavro."""
     try:
         read = reader_of(schema, {})
-    except Unsupported:
+    except (Unsupported, RecursionError):  # a record nested hundreds of levels deep
         return None
 
     def read_message(data: bytes, start: int) -> tuple[Any, int]:
@@ -90,7 +87,7 @@ def _named(name: str, named: Named) -> Read:
 
 
 def _record(schema: dict[str, Any], named: Named) -> Read:
-    name = _full_name(schema)
+    name = full_name(schema)
     named[name] = None
     source = RecordSource(lambda value: reader_of(value, named))
     fields = schema["fields"]
@@ -110,7 +107,7 @@ def _enum(schema: dict[str, Any], named: Named) -> Read:
             raise Unreadable("enum index")
         return symbols[index], i
 
-    named[_full_name(schema)] = read_enum
+    named[full_name(schema)] = read_enum
     return read_enum
 
 
@@ -121,7 +118,7 @@ def _fixed(schema: dict[str, Any], named: Named) -> Read:
         end = i + size
         return data[i:end], end
 
-    named[_full_name(schema)] = read_fixed
+    named[full_name(schema)] = read_fixed
     return read_fixed
 
 
@@ -173,9 +170,3 @@ def _block_count(data: bytes, i: int) -> tuple[int, int]:
     if not 0 <= count <= len(data) - i:
         raise Unreadable("block count")
     return count, i
-
-
-def _full_name(schema: dict[str, Any]) -> str:
-    name = str(schema["name"])
-    namespace = schema.get("namespace")
-    return f"{namespace}.{name}" if namespace and "." not in name else name

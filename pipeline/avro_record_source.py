@@ -18,14 +18,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.avro_values import DOUBLE, FLOAT, KEPT_START, Read, read_long_kept, read_size
+from pipeline.avro_values import (
+    KEPT_START,
+    UNPACK_DOUBLE,
+    UNPACK_FLOAT,
+    Read,
+    read_long_kept,
+    read_size,
+)
 
 # What reads a value of `{v}` from `data` at `i`, moving `i` past it, with no call.
 INLINE: dict[str, list[str]] = {
     "null": ["{v} = None"],
     "boolean": ["{v} = data[i] != 0", "i += 1"],  # as fastavro: any byte but 0 is true
-    "double": ["{v} = DOUBLE(data, i)[0]", "i += 8"],
-    "float": ["{v} = FLOAT(data, i)[0]", "i += 4"],
+    "double": ["{v} = UNPACK_DOUBLE(data, i)[0]", "i += 8"],
+    "float": ["{v} = UNPACK_FLOAT(data, i)[0]", "i += 4"],
     "string": [
         "n = data[i]",
         "if n & 0x81:",  # not a one-byte length (negative, or 64 bytes and more)
@@ -58,7 +65,7 @@ INLINE: dict[str, list[str]] = {
     ],
 }
 INLINE["int"] = INLINE["long"]  # fastavro reads an int as a long: no range check
-ONE_BYTE = 64  # indexes 0 to 63 are one-byte varints (0, 2, ..., 126)
+ONE_BYTE_INDEXES = 64  # indexes 0 to 63 are one-byte varints (0, 2, ..., 126)
 
 
 class RecordSource:
@@ -69,7 +76,8 @@ class RecordSource:
         self.called = called
         self.lines: list[str] = []
         self.kept: list[str] = []
-        self.globals: dict[str, Any] = {"DOUBLE": DOUBLE, "FLOAT": FLOAT}
+        self.globals: dict[str, Any] = {"UNPACK_DOUBLE": UNPACK_DOUBLE}
+        self.globals |= {"UNPACK_FLOAT": UNPACK_FLOAT}
         self.globals |= {"read_size": read_size, "read_long_kept": read_long_kept}
         self.fields = 0
 
@@ -125,7 +133,7 @@ class RecordSource:
         """A symbol by its index's one-byte varint, through a table of all 256 bytes."""
         read = self.constant("read", self.called(schema))
         table: list[str | None] = [None] * 256
-        for index, symbol in enumerate(schema["symbols"][:ONE_BYTE]):
+        for index, symbol in enumerate(schema["symbols"][:ONE_BYTE_INDEXES]):
             table[index << 1] = symbol
         symbols = self.constant("symbols", tuple(table))
         return [
@@ -140,7 +148,7 @@ class RecordSource:
         """The primitive branches by their index's one-byte varint; the rest is called."""
         call = f"{local}, i = {self.constant('read', self.called(branches))}(data, i)"
         cases: list[str] = []
-        for index, branch in enumerate(branches[:ONE_BYTE]):
+        for index, branch in enumerate(branches[:ONE_BYTE_INDEXES]):
             code = self.inline(branch, local)
             if code is not None:
                 cases += [f"{'elif' if cases else 'if'} n == {index << 1}:", "    i += 1"]

@@ -16,7 +16,7 @@ from typing import Any
 
 # Reads one value of `data` at index `i`: (the value, the index after it).
 Read = Callable[[bytes, int], tuple[Any, int]]
-DOUBLE, FLOAT = struct.Struct("<d").unpack_from, struct.Struct("<f").unpack_from
+UNPACK_DOUBLE, UNPACK_FLOAT = struct.Struct("<d").unpack_from, struct.Struct("<f").unpack_from
 _SHIFTS = tuple(range(7, 64, 7))  # of the second to the tenth byte of a varint
 
 
@@ -74,11 +74,11 @@ def read_boolean(data: bytes, i: int) -> tuple[Any, int]:
 
 
 def read_float(data: bytes, i: int) -> tuple[Any, int]:
-    return FLOAT(data, i)[0], i + 4
+    return UNPACK_FLOAT(data, i)[0], i + 4
 
 
 def read_double(data: bytes, i: int) -> tuple[Any, int]:
-    return DOUBLE(data, i)[0], i + 8
+    return UNPACK_DOUBLE(data, i)[0], i + 8
 
 
 def read_bytes(data: bytes, i: int) -> tuple[Any, int]:

@@ -58,7 +58,7 @@ def compile_record(schema: Any, prefix: bytes = b"") -> Encode | None:
     named: dict[str, Write] = {}
     try:
         write = writer_of(schema, named)
-    except Unsupported:
+    except (Unsupported, RecursionError):  # a record nested hundreds of levels deep
         return None
     if isinstance(schema, dict) and schema.get("type") in ("record", "error"):
         return _Source(named).record(schema, prefix)
@@ -216,12 +216,14 @@ class _Source:
         first byte), in one variable of the encoder swapped whole (a thread reading it sees
         a pair that belongs together)."""
         kept, low, rest, z = f"s{len(self.state)}", self.local(), self.local(), self.local()
+        pair = self.local()
         self.state.append(kept)
         self.line(f"if type({value}) is int and {SMALL} <= {value} <= {LONG_MAX}:")
         self.line(f"    {z} = {value} << 1")
         self.line(f"    {low} = LOW_BYTE[{z} & 0x7F]")
-        self.line(f"    if {kept}[0] == {z} >> 7:")
-        self.line(f"        {rest} = {kept}[1]")
+        self.line(f"    {pair} = {kept}")  # read once: both halves of one pair
+        self.line(f"    if {pair}[0] == {z} >> 7:")
+        self.line(f"        {rest} = {pair}[1]")
         self.line("    else:")
         self.line(f"        {rest} = varint({z} >> 7)")
         self.line(f"        {kept} = ({z} >> 7, {rest})")

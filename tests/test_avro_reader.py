@@ -19,7 +19,7 @@ from pipeline.avro_plain import plain_schema
 from pipeline.avro_reader import compile_reader
 from pipeline.avro_values import Read, Unreadable
 from tests.paths import SCHEMAS
-from tests.test_avro_writer import LONGS, TEXTS, fastavro_bytes, random_value
+from tests.test_avro_writer import LONGS, TEXTS, fastavro_bytes, nested, random_value
 
 SCHEMA_FILES = sorted(SCHEMAS.glob("*.avsc"))
 SOURCES = ["WEB", "MOBILE", "API"]
@@ -224,3 +224,30 @@ def test_a_schema_it_does_not_compile_is_left_to_fastavro() -> None:
     assert compile_reader(parse_schema(node)) is None
     decimal = {"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}
     assert compile_reader(parse_schema(decimal)) is None
+
+
+def test_a_schema_nested_too_deep_to_compile_is_left_to_fastavro() -> None:
+    """fastavro reads a record 300 levels deep; compiling one would exhaust Python's stack."""
+    parsed = parse_schema(nested(300))
+    assert compile_reader(parsed) is None
+    value: dict[str, Any] = {"s": "bottom"}
+    for _ in range(299):
+        value = {"r": value}
+    data = HEADER + fastavro_bytes(parsed, value)
+    assert fastavro_read(parsed, data)[0] == value
+
+
+def test_field_names_are_never_code() -> None:
+    """A field's name reaches the generated reader as a value, whatever its text, even one
+    that is also a name the generated code uses."""
+    names = ["x'); raise SystemExit('pasted') #", 'a"b\\\nc', "{record}", "i", "data", "n", "v0"]
+    schema = {
+        "type": "record",
+        "name": "Odd",
+        "namespace": "a\nb",
+        "fields": [{"name": name, "type": "string"} for name in names],
+    }
+    parsed = parse_schema(schema)
+    record = {name: f"value of {name}" for name in names}
+    data = HEADER + fastavro_bytes(parsed, record)
+    assert compiled(parsed)(data, len(HEADER)) == (record, len(data))

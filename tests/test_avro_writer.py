@@ -283,3 +283,24 @@ def assert_encodes_as_fastavro(encoder: AvroEncoder, parsed: Any, record: dict[s
     else:
         with pytest.raises(expected):
             encoder.encode(record)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A record holding a record ... `depth` levels down, a string at the bottom."""
+    schema: dict[str, Any] = {
+        "type": "record",
+        "name": "R0",
+        "fields": [{"name": "s", "type": "string"}],
+    }
+    for level in range(1, depth):
+        schema = {"type": "record", "name": f"R{level}", "fields": [{"name": "r", "type": schema}]}
+    return schema
+
+
+def test_a_schema_nested_too_deep_to_compile_goes_to_fastavro() -> None:
+    parsed = parse_schema(nested(300))
+    value: dict[str, Any] = {"s": "bottom"}
+    for _ in range(299):
+        value = {"r": value}
+    encoder = AvroEncoder(3, json.dumps(nested(300)))
+    assert encoder.encode(value) == b"\x00\x00\x00\x00\x03" + fastavro_bytes(parsed, value)
