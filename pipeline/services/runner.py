@@ -191,8 +191,7 @@ class Runner:
                 self.summary.assignments = changes
                 self.summary.partitions = self._assignment.partitions()
             if messages:
-                with collector_paused():
-                    self._process(consumer, messages, decoder, dlq)
+                self._process(consumer, messages, decoder, dlq)
                 self._idle_since = time.monotonic()
             elif options.idle_timeout_s and self._idle_for() >= options.idle_timeout_s:
                 self.summary.stopped_by = "idle"
@@ -220,9 +219,10 @@ class Runner:
         # A partition revoked during the second consume() may have messages in the batch:
         # its new owner reads them from the committed offset, so they are not ours to do.
         owned, refs, dropped = [], self._assignment.refs, 0
-        for message in batch:  # one pass, no call per message: this runs for every event
-            if message.error() is not None:
-                _check(message)
+        for message in batch:  # one pass, no Python call per message: runs for every event
+            error = message.error()
+            if error is not None:
+                _raise_if_fatal(error)
             elif (message.topic(), message.partition()) in refs:
                 owned.append(message)
             else:
@@ -245,12 +245,14 @@ class Runner:
         if self.batches is not None:
             self.batches.begin()
         try:
-            for message in messages:
-                try:
-                    events.append(self._event(message, decoder, self._assignment.refs))
-                except DecodeError as exc:
-                    letters.append(self._letter(message, exc.kind, str(exc)))
-            outcome = handle_isolating(self.service, events)
+            with collector_paused():  # a batch's objects die with it (collector.py)
+                refs = self._assignment.refs
+                for message in messages:
+                    try:
+                        events.append(self._event(message, decoder, refs))
+                    except DecodeError as exc:
+                        letters.append(self._letter(message, exc.kind, str(exc)))
+                outcome = handle_isolating(self.service, events)
         except RegistryUnavailable as exc:
             # A service raises it only before it changes anything (its contract), so the
             # batch can be read again.
@@ -373,11 +375,8 @@ def _earliest_offsets(messages: list[Message]) -> list[TopicPartition]:
     return [TopicPartition(topic, part, offset) for (topic, part), offset in earliest.items()]
 
 
-def _check(message: Message) -> None:
-    """A message that carries an error instead of data: fatal errors stop the service."""
-    error = message.error()
-    if error is None:
-        return
+def _raise_if_fatal(error: KafkaError) -> None:
+    """The error a message carries instead of data: a fatal one stops the service."""
     if error.fatal():
         raise KafkaException(error)
     if error.code() != KafkaError._PARTITION_EOF:
