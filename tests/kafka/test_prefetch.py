@@ -15,6 +15,9 @@ from pipeline.kafka.admin import ensure_topics
 
 MESSAGES = 40_000
 VALUE = b"x" * 500  # 20 MB in all: ten times the prefetch's 2 MiB
+# Longer than any pause a loaded machine gives a loopback broker, shorter than the 1 s a
+# full queue used to wait before the next fetch.
+POLL_S = 0.8
 
 
 def _fill(settings: Settings, topic: str) -> None:
@@ -37,7 +40,7 @@ def test_a_backlog_is_read_without_a_poll_coming_back_empty(settings: Settings) 
     try:
         # The runner's way: wait for one message, then take what has arrived meanwhile.
         while read < MESSAGES and time.monotonic() < deadline:
-            batch = consumer.consume(1, 0.5)
+            batch = consumer.consume(1, POLL_S)
             if batch:
                 batch += consumer.consume(1999, 0)
             elif read:  # before the first message, the group is still being joined
