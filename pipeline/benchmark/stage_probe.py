@@ -61,13 +61,14 @@ def run_stages(settings: Settings, config: dict[str, Any]) -> dict[str, Any]:
         plain = {"plain": True} if getattr(StorageService, "plain_values", False) else {}
         decoder = AvroDecoder(client, subject, **plain)
         decoder.decode(values[0])  # the writer schema fetched before the clock runs
-        with _as_in_a_batch():
-            began = cpu()
-            decoded = [decoder.decode(value) for value in values]
-            decode = cpu() - began
-    batch = RunOptions().batch_size
-    with _as_in_a_batch():
-        store_s = _store(settings, events, values, decoded, batch)
+        batch = RunOptions().batch_size
+        decoded: list[Any] = []
+        began = cpu()
+        for start in range(0, count, batch):
+            with _as_in_a_batch():
+                decoded += [decoder.decode(value) for value in values[start : start + batch]]
+        decode = cpu() - began
+    store_s = _store(settings, events, values, decoded, batch)
     return {
         "events": count,
         "batch": batch,
@@ -79,9 +80,10 @@ def run_stages(settings: Settings, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _as_in_a_batch() -> AbstractContextManager[None]:
-    """What the tree's runner wraps a batch's decoding and storing in: the cyclic collector
-    paused where the tree's runner pauses it (this tree's does; the release before ran
-    batches with it on), so the stages cost here what they cost in the service."""
+    """What the tree's runner wraps a batch's decoding and handling in: the cyclic collector
+    paused where the tree's runner pauses it (this tree's does, batch by batch, collecting
+    between them; the release before ran batches with it on), so the stages cost here what
+    they cost in the service."""
     try:
         from pipeline.services.collector import collector_paused
     except ImportError:
@@ -121,7 +123,8 @@ def _store(
     try:
         began = time.process_time()
         for start in range(0, len(stored), batch):
-            store.write(stored[start : start + batch], book)
+            with _as_in_a_batch():
+                store.write(stored[start : start + batch], book)
         return time.process_time() - began
     finally:
         store.close()
